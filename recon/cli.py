@@ -1,0 +1,127 @@
+"""The ``recon`` command: parses arguments, calls one library function, prints.
+
+Exit codes (also in the README):
+  0 success · 1 the job failed (e.g. a notebook cell raised) · 2 bad input, settings or usage ·
+  3 a --fail-on threshold was exceeded · 4 a remote service refused or failed · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from recon.errors import ConfigError, HttpError, ReconError
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_THRESHOLD, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+SAMPLE_DIR = Path("data/sample")
+RUNS_DIR = Path("data/runs")
+
+
+def run_stamp(label: str | None = None) -> str:
+    """A sortable UTC stamp for run folders, e.g. ``20261126T052657Z-nightly``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{label}" if label else stamp
+
+
+def _summary_lines(summary: dict) -> list[str]:
+    lines = []
+    for side in ("dynamics", "strivacity"):
+        s = summary[side]
+        lines.append(f"  {side:<10} {s['records']:>8} records: {s['matched']} matched, "
+                     f"{s['only']} only, {s['review']} review, "
+                     f"{s['duplicate_groups']} duplicate groups")
+    pairs, drift = summary["pairs"], summary["drift"]
+    lines.append(f"  pairs      {pairs['total']:>8} ({pairs['by_link']} by link, "
+                 f"{pairs['by_email']} by email); {drift['pairs']} with drift")
+    lines.append("  batches    " + ", ".join(f"{k} {v}" for k, v in summary["batches"].items()))
+    return lines
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from recon.sample import generate
+    out = generate(args.out, contacts=args.contacts, accounts=args.accounts, seed=args.seed)
+    print(f"sample tenant written to {out}")
+    return EXIT_OK
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from recon.api import reconcile_files
+    result, out = reconcile_files(args.dynamics, args.strivacity, args.out, fields=args.fields)
+    print(f"run folder: {out}")
+    print("\n".join(_summary_lines(result.summary)))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from recon.api import reconcile_files
+    out = Path(args.runs_dir) / run_stamp("demo")
+    result, out = reconcile_files(SAMPLE_DIR / "dynamics_contacts.csv",
+                                  SAMPLE_DIR / "strivacity_accounts.ndjson", out)
+    print(f"Reconciled the bundled sample tenant ({SAMPLE_DIR}).")
+    print("\n".join(_summary_lines(result.summary)))
+    print(f"Run folder: {out}  (summary.json, matches.csv, drift.csv, review.csv, batches/)")
+    return EXIT_OK
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from recon.emulator.cli import serve_forever
+    return serve_forever(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recon", description=__doc__.splitlines()[0],
+                                     epilog="Exit codes: 0 ok, 1 failed, 2 bad input, "
+                                            "3 threshold exceeded, 4 remote error.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("sample", help="write a deterministic sample tenant (CSV + NDJSON + truth)")
+    p.add_argument("--out", required=True, type=Path, help="folder to write into")
+    p.add_argument("--contacts", type=int, default=2000, help="Dynamics contacts (default 2000)")
+    p.add_argument("--accounts", type=int, default=None, help="Strivacity accounts (default: same)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("reconcile", help="reconcile two exports into a run folder")
+    p.add_argument("--dynamics", required=True, type=Path, help="contacts: csv/parquet/json/jsonl/xlsx")
+    p.add_argument("--strivacity", required=True, type=Path, help="accounts: ndjson/jsonl/json/csv")
+    p.add_argument("--out", required=True, type=Path, help="run folder to write")
+    p.add_argument("--fields", type=Path, default=None, help="TOML field map overriding the defaults")
+    p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser("demo", help="reconcile the bundled sample tenant into data/runs/<stamp>")
+    p.add_argument("--runs-dir", type=Path, default=RUNS_DIR, help="where run folders go")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("emulator", help="serve the local HTTPS emulator of Entra, Dataverse and "
+                                        "Strivacity (options: --port, --dynamics, --strivacity, --faults)")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="emulator options")
+    p.set_defaults(func=cmd_emulator)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; errors become a one-line message and a meaningful exit code."""
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except HttpError as exc:
+        print(f"recon: {exc}", file=sys.stderr)
+        return EXIT_REMOTE
+    except (ConfigError, ReconError) as exc:
+        print(f"recon: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

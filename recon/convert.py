@@ -1,0 +1,169 @@
+"""Vectorised conversions of raw source columns to canonical dtypes, failing on the first bad row.
+
+Shared by the Dynamics and Strivacity loaders. Values may arrive as strings (CSV), as typed
+values (JSON, Parquet, Excel) or as a mix; every converter accepts all of them and never
+modifies its input. A value that is present but cannot be converted raises ``InputError``
+naming the row (its file line when known, else its record id) and the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recon.errors import InputError
+from recon.normalize import STRING
+
+UTC_NS = "datetime64[ns, UTC]"
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where rows came from, so errors can point at them: a file name and, if known, lines."""
+
+    source: str = "<frame>"
+    lines: Sequence[int] | None = None
+    header_line: int | None = None
+
+    def error(self, row: int, problem: str, *, column: str | None = None,
+              record: str | None = None, fix: str | None = None) -> InputError:
+        """An ``InputError`` for the row at position ``row`` (0-based)."""
+        if self.lines is not None:
+            return InputError(problem, file=self.source, line=int(self.lines[row]),
+                              column=column, record=record, fix=fix)
+        where = f"row {row + 1}" if record is None else f"{record} (row {row + 1})"
+        return InputError(problem, file=self.source, column=column, record=where, fix=fix)
+
+
+def as_string(values: pd.Series) -> pd.Series:
+    """Values as STRING text with a RangeIndex; empty strings and missing values become NA.
+
+    Integral floats (a Parquet or Excel column of ids or phones with gaps) print without ``.0``.
+    """
+    arr = _to_arrow(values)
+    if pa.types.is_floating(arr.type):
+        finite = pc.fill_null(pc.is_finite(arr), True)
+        whole = pc.fill_null(pc.equal(pc.floor(arr), arr), True)
+        if pc.all(pc.and_(finite, whole)).as_py():
+            arr = pc.cast(arr, pa.int64())
+    if not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    arr = pc.if_else(pc.fill_null(pc.equal(arr, ""), False), pa.scalar(None, pa.string()), arr)
+    return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=pd.RangeIndex(len(values)))
+
+
+def _to_arrow(values: pd.Series) -> pa.ChunkedArray:
+    if isinstance(values.dtype, pd.ArrowDtype):
+        return values.array._pa_array  # type: ignore[attr-defined]
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        # Mixed Python types (e.g. ints and strings in one JSON column): print each one.
+        objects = values.astype(object)
+        texts = [None if _missing(v) else _plain(v) for v in objects]
+        arr = pa.array(texts, type=pa.string())
+    if pa.types.is_large_string(arr.type) or pa.types.is_null(arr.type):
+        arr = pc.cast(arr, pa.string())
+    return pa.chunked_array([arr])
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def timestamps(values: pd.Series, column: str, origin: Origin,
+               ids: pd.Series | None = None) -> pd.Series:
+    """ISO 8601 text or datetimes as ``datetime64[ns, UTC]``; naive values are taken as UTC."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
+        parsed = pd.to_datetime(values, utc=True)
+        present = values.notna().to_numpy()
+    else:
+        text = as_string(values)
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        present = text.notna().to_numpy()
+    bad = present & parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise origin.error(row, f"cannot read {values.iloc[row]!r} as a date and time",
+                           column=column, record=_record(ids, row),
+                           fix="Write it as ISO 8601, e.g. 2024-03-01T10:00:00Z, or leave it empty")
+    return parsed.set_axis(pd.RangeIndex(len(values))).astype(UTC_NS)
+
+
+def flags(values: pd.Series, column: str, origin: Origin, ids: pd.Series | None = None, *,
+          true: Sequence[str] = TRUE_WORDS, false: Sequence[str] = FALSE_WORDS) -> pd.Series:
+    """Booleans from bools or words (case-insensitive) as pandas "boolean"; empty is NA."""
+    text = as_string(values).array._pa_array  # type: ignore[attr-defined]
+    word = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    is_true = pc.is_in(word, pa.array(list(true)))
+    is_false = pc.is_in(word, pa.array(list(false)))
+    bad = pc.and_(pc.is_valid(word), pc.invert(pc.or_(is_true, is_false)))
+    bad_np = bad.to_numpy(zero_copy_only=False)
+    if bad_np.any():
+        row = int(np.argmax(bad_np))
+        raise origin.error(row, f"cannot read {values.iloc[row]!r} as a yes/no value",
+                           column=column, record=_record(ids, row),
+                           fix=f"Use one of {', '.join([*true, *false])}, or leave it empty")
+    result = pc.if_else(pc.is_valid(word), is_true, pa.scalar(None, pa.bool_()))
+    out = pd.Series(result.to_numpy(zero_copy_only=False), dtype="boolean")
+    return out.set_axis(pd.RangeIndex(len(values)))
+
+
+def record_ids(values: pd.Series, column: str, origin: Origin, *, guid: bool) -> pd.Series:
+    """Trimmed ids (GUIDs lower-cased without braces); a row without one raises ``InputError``."""
+    ids = as_string(values).array._pa_array  # type: ignore[attr-defined]
+    ids = pc.utf8_trim_whitespace(ids)
+    if guid:
+        ids = pc.utf8_lower(pc.replace_substring_regex(ids, r"^\{|\}$", ""))
+    ids = pc.if_else(pc.fill_null(pc.equal(ids, ""), True), pa.scalar(None, pa.string()), ids)
+    missing = pc.is_null(ids).to_numpy(zero_copy_only=False)
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise origin.error(row, "the record has no id", column=column,
+                           fix=f"Fill in {column!r} for every record, or remove the row")
+    return pd.Series(pd.arrays.ArrowExtensionArray(ids), index=pd.RangeIndex(len(values)))
+
+
+def guids(values: pd.Series) -> pd.Series:
+    """Optional GUID references (e.g. the link attribute) lower-cased without braces."""
+    text = as_string(values).array._pa_array  # type: ignore[attr-defined]
+    text = pc.utf8_lower(pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r"^\{|\}$", ""))
+    text = pc.if_else(pc.fill_null(pc.equal(text, ""), True), pa.scalar(None, pa.string()), text)
+    return pd.Series(pd.arrays.ArrowExtensionArray(text), index=pd.RangeIndex(len(values)))
+
+
+def _record(ids: pd.Series | None, row: int) -> str | None:
+    if ids is None:
+        return None
+    value = ids.iloc[row]
+    return None if pd.isna(value) else str(value)
+
+
+def check_columns(columns: pd.Index, required: Sequence[str], origin: Origin, what: str) -> None:
+    """Raise ``InputError`` for duplicate column names or missing required ones, listing them."""
+    dupes = sorted({str(c) for c in columns[columns.duplicated()]})
+    if dupes:
+        raise InputError(f"duplicate column names {dupes}", file=origin.source,
+                         line=origin.header_line,
+                         fix="Rename or remove the repeated columns so each name appears once")
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise InputError(f"missing required columns {missing} ({what})", file=origin.source,
+                         line=origin.header_line,
+                         fix=f"Add the columns {', '.join(missing)} to the export "
+                             "or map them with --fields")

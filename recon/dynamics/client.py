@@ -1,0 +1,143 @@
+"""A thin Dataverse Web API client: OData headers, bearer token, retries, paging, errors.
+
+The session and token source come in through the constructor (STYLE principle 8). Retries
+follow reference/dataverse.md §3: 429 waits for ``Retry-After`` whatever the method, 5xx/408
+back off with jitter for safe methods, a 401 drops the cached token and tries once more.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from recon.dynamics.odata import encode_query
+from recon.errors import AuthError, HttpError
+from recon.http import PageRequest, Paginator, paginate
+from recon.retry import RetryPolicy
+
+API_PATH = "/api/data/v9.2/"
+MAX_PAGE_SIZE = 5000
+HEADERS = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
+TIMEOUT = (10.0, 120.0)
+_FIXES = {
+    400: "Check the query (column names, filter syntax) and try again.",
+    401: "Check that the app has an application user in this Dataverse environment.",
+    403: "Give the application user a security role that can read (and write) contacts.",
+    404: "Check DATAVERSE_URL and that the record still exists.",
+    412: "The record changed since it was read; pull again and retry.",
+    429: "Dataverse kept throttling; try again later or with fewer --streams.",
+}
+
+
+@dataclass
+class NextLinkPages:
+    """Paging by ``@odata.nextLink``, followed verbatim; remembers the last ``deltaLink``."""
+
+    start: PageRequest
+    delta_link: str | None = None
+
+    def first(self) -> PageRequest:
+        return self.start
+
+    def advance(self, body: Any) -> PageRequest | None:
+        self.delta_link = body.get("@odata.deltaLink", self.delta_link)
+        link = body.get("@odata.nextLink")
+        return PageRequest(link) if link else None
+
+
+class DataverseClient:
+    """Requests against one Dataverse environment's Web API (v9.2)."""
+
+    def __init__(self, session: requests.Session, token_source: Any, base_url: str,
+                 retry: RetryPolicy | None = None, *, rng: random.Random | None = None) -> None:
+        self._session = session
+        self._tokens = token_source
+        self.api = base_url.rstrip("/") + API_PATH
+        self._retry = retry or RetryPolicy()
+        self._rng = rng or random.Random()
+
+    def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
+        """An absolute URL under the API root, with an encoded query string."""
+        url = path if path.startswith("https://") else self.api + path.lstrip("/")
+        return f"{url}?{encode_query(params)}" if params else url
+
+    def request(self, method: str, url: str, *, prefer: Iterable[str] = (),
+                json: Any = None, headers: Mapping[str, str] | None = None) -> requests.Response:
+        """Send one request with the retry policy; a final error status raises HttpError."""
+        waited, attempt, renewed = 0.0, 0, False
+        while True:
+            response = self._send(method, url, prefer, json, headers, attempt)
+            status = response.status_code if response is not None else None
+            if status is not None and status < 400:
+                return response  # type: ignore[return-value]
+            if status == 401 and not renewed:
+                self._tokens.invalidate()
+                renewed = True
+                continue
+            retry_after = response.headers.get("Retry-After") if response is not None else None
+            delay = self._retry.wait(method, status, retry_after, attempt, waited, self._rng)
+            if delay is None:
+                raise error_from(response, method, url) if response is not None else \
+                    HttpError(f"No answer from Dataverse for {method} {url} after "
+                              f"{attempt + 1} tries. Check DATAVERSE_URL and the network.",
+                              url=url)
+            self._retry.sleep(delay)
+            waited += delay
+            attempt += 1
+
+    def _send(self, method: str, url: str, prefer: Iterable[str], json: Any,
+              headers: Mapping[str, str] | None, attempt: int) -> requests.Response | None:
+        """One try; None when the request got no answer (connection reset, timeout)."""
+        sent = {**HEADERS, "Authorization": f"Bearer {self._tokens.token()}"}
+        preferences = list(prefer)
+        if preferences:
+            sent["Prefer"] = ",".join(preferences)
+        sent.update(headers or {})
+        try:
+            return self._session.request(method, url, headers=sent, json=json, timeout=TIMEOUT)
+        except requests.exceptions.SSLError as exc:
+            raise HttpError(f"TLS failure talking to {url}: {exc}. Set REQUESTS_CA_BUNDLE to "
+                            "the CA bundle that signs this server.", url=url) from exc
+        except (requests.ConnectionError, requests.Timeout):
+            return None
+
+    def get_json(self, request: PageRequest, prefer: Iterable[str] = ()) -> Any:
+        """GET one page (the URL verbatim when no params are given) and decode its JSON."""
+        url = self.url(request.url, request.params)
+        response = self.request("GET", url, prefer=prefer)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise HttpError(f"Dataverse answered {url} with something that is not JSON. Check "
+                            "DATAVERSE_URL points at the environment, not a portal.",
+                            status=response.status_code, url=url) from exc
+
+    def pages(self, pages: Paginator, prefer: Iterable[str] = ()) -> Iterator[Any]:
+        """Every page body of a paged read, sending the same ``Prefer`` on each page."""
+        preferences = tuple(prefer)
+        return paginate(lambda request: self.get_json(request, preferences), pages)
+
+
+def page_size_preference(size: int = MAX_PAGE_SIZE) -> str:
+    """``odata.maxpagesize`` clamped to what Dataverse honours (5000)."""
+    return f"odata.maxpagesize={max(1, min(size, MAX_PAGE_SIZE))}"
+
+
+def error_from(response: requests.Response, method: str, url: str) -> HttpError:
+    """An HttpError (AuthError for 401/403) carrying Dataverse's own error code and message."""
+    code, message = None, response.reason or ""
+    try:
+        error = response.json().get("error", {})
+        code, message = error.get("code") or None, error.get("message") or message
+    except (ValueError, AttributeError):
+        pass
+    status = response.status_code
+    fix = _FIXES.get(status, "Retry later; if it persists, check the Dataverse service health.")
+    kind = AuthError if status in (401, 403) else HttpError
+    where = url.split("?", 1)[0]
+    return kind(f"Dataverse answered {status} to {method} {where}: {message}"
+                f"{f' (code {code})' if code else ''}. {fix}", status=status, code=code, url=url)
