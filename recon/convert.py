@@ -8,7 +8,7 @@ naming the row (its file line when known, else its record id) and the column.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,26 +17,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recon.errors import InputError
-from recon.normalize import STRING
 
-UTC_NS = "datetime64[ns, UTC]"
 TRUE_WORDS = ("true", "1", "yes")
 FALSE_WORDS = ("false", "0", "no")
 
 
 @dataclass(frozen=True)
 class Origin:
-    """Where rows came from, so errors can point at them: a file name and, if known, lines."""
+    """Where rows came from, so errors can point at them: a file and, if known, row -> line."""
 
     source: str = "<frame>"
-    lines: Sequence[int] | None = None
+    line_of: Callable[[int], int] | None = None
     header_line: int | None = None
 
     def error(self, row: int, problem: str, *, column: str | None = None,
               record: str | None = None, fix: str | None = None) -> InputError:
         """An ``InputError`` for the row at position ``row`` (0-based)."""
-        if self.lines is not None:
-            return InputError(problem, file=self.source, line=int(self.lines[row]),
+        if self.line_of is not None:
+            return InputError(problem, file=self.source, line=self.line_of(row),
                               column=column, record=record, fix=fix)
         where = f"row {row + 1}" if record is None else f"{record} (row {row + 1})"
         return InputError(problem, file=self.source, column=column, record=where, fix=fix)
@@ -47,7 +45,7 @@ def as_string(values: pd.Series) -> pd.Series:
 
     Integral floats (a Parquet or Excel column of ids or phones with gaps) print without ``.0``.
     """
-    arr = _to_arrow(values)
+    arr = arrow(values)
     if pa.types.is_floating(arr.type):
         finite = pc.fill_null(pc.is_finite(arr), True)
         whole = pc.fill_null(pc.equal(pc.floor(arr), arr), True)
@@ -56,12 +54,18 @@ def as_string(values: pd.Series) -> pd.Series:
     if not pa.types.is_string(arr.type):
         arr = pc.cast(arr, pa.string())
     arr = pc.if_else(pc.fill_null(pc.equal(arr, ""), False), pa.scalar(None, pa.string()), arr)
-    return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=pd.RangeIndex(len(values)))
+    return from_arrow(arr)
 
 
-def _to_arrow(values: pd.Series) -> pa.ChunkedArray:
+def from_arrow(values: pa.ChunkedArray | pa.Array) -> pd.Series:
+    """An arrow array as an arrow-backed Series with a RangeIndex (no copy)."""
+    return pd.Series(pd.arrays.ArrowExtensionArray(values), index=pd.RangeIndex(len(values)))
+
+
+def arrow(values: pd.Series) -> pa.ChunkedArray:
+    """The values of a Series as a pyarrow array (no copy when already arrow-backed)."""
     if isinstance(values.dtype, pd.ArrowDtype):
-        return values.array._pa_array  # type: ignore[attr-defined]
+        return pa.chunked_array(values.array.__arrow_array__())
     try:
         arr = pa.array(values, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -102,13 +106,13 @@ def timestamps(values: pd.Series, column: str, origin: Origin,
         raise origin.error(row, f"cannot read {values.iloc[row]!r} as a date and time",
                            column=column, record=_record(ids, row),
                            fix="Write it as ISO 8601, e.g. 2024-03-01T10:00:00Z, or leave it empty")
-    return parsed.set_axis(pd.RangeIndex(len(values))).astype(UTC_NS)
+    return parsed.set_axis(pd.RangeIndex(len(values))).astype(pd.DatetimeTZDtype("ns", "UTC"))
 
 
 def flags(values: pd.Series, column: str, origin: Origin, ids: pd.Series | None = None, *,
           true: Sequence[str] = TRUE_WORDS, false: Sequence[str] = FALSE_WORDS) -> pd.Series:
     """Booleans from bools or words (case-insensitive) as pandas "boolean"; empty is NA."""
-    text = as_string(values).array._pa_array  # type: ignore[attr-defined]
+    text = arrow(as_string(values))
     word = pc.utf8_lower(pc.utf8_trim_whitespace(text))
     is_true = pc.is_in(word, pa.array(list(true)))
     is_false = pc.is_in(word, pa.array(list(false)))
@@ -126,7 +130,7 @@ def flags(values: pd.Series, column: str, origin: Origin, ids: pd.Series | None 
 
 def record_ids(values: pd.Series, column: str, origin: Origin, *, guid: bool) -> pd.Series:
     """Trimmed ids (GUIDs lower-cased without braces); a row without one raises ``InputError``."""
-    ids = as_string(values).array._pa_array  # type: ignore[attr-defined]
+    ids = arrow(as_string(values))
     ids = pc.utf8_trim_whitespace(ids)
     if guid:
         ids = pc.utf8_lower(pc.replace_substring_regex(ids, r"^\{|\}$", ""))
@@ -136,15 +140,15 @@ def record_ids(values: pd.Series, column: str, origin: Origin, *, guid: bool) ->
         row = int(np.argmax(missing))
         raise origin.error(row, "the record has no id", column=column,
                            fix=f"Fill in {column!r} for every record, or remove the row")
-    return pd.Series(pd.arrays.ArrowExtensionArray(ids), index=pd.RangeIndex(len(values)))
+    return from_arrow(ids)
 
 
 def guids(values: pd.Series) -> pd.Series:
     """Optional GUID references (e.g. the link attribute) lower-cased without braces."""
-    text = as_string(values).array._pa_array  # type: ignore[attr-defined]
+    text = arrow(as_string(values))
     text = pc.utf8_lower(pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r"^\{|\}$", ""))
     text = pc.if_else(pc.fill_null(pc.equal(text, ""), True), pa.scalar(None, pa.string()), text)
-    return pd.Series(pd.arrays.ArrowExtensionArray(text), index=pd.RangeIndex(len(values)))
+    return from_arrow(text)
 
 
 def _record(ids: pd.Series | None, row: int) -> str | None:

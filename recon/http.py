@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from recon import __version__
 
-USER_AGENT = f"recon/{__version__} (+https://github.com/recon; python-requests)"
+def _version() -> str:
+    # Read from the installed metadata: importing recon here would be circular.
+    try:
+        return version("recon")
+    except PackageNotFoundError:
+        return "dev"
+
+
+USER_AGENT = f"recon/{_version()} python-requests/{requests.__version__}"
 
 
 class _Session(requests.Session):
@@ -27,7 +35,7 @@ class _Session(requests.Session):
     """
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
-                                   cert: Any) -> dict[str, Any]:
+                                   cert: Any) -> Any:
         merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
         if verify is None and self.verify is not True:
             merged["verify"] = self.verify
@@ -68,9 +76,13 @@ class Paginator(Protocol):
 
 
 def paginate(fetch: Callable[[PageRequest], Any], pages: Paginator) -> Iterator[Any]:
-    """Yield each page body, asking the paginator for the next request until it says stop."""
+    """Yield each page body, asking the paginator for the next request until it says stop.
+
+    A page is released before the next is fetched, so at most one page of JSON is alive.
+    """
     request: PageRequest | None = pages.first()
     while request is not None:
         body = fetch(request)
         request = pages.advance(body)
         yield body
+        del body

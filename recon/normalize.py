@@ -56,8 +56,8 @@ def email_key(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     bare = pc.replace_substring_regex(bare, r"\.$", "")
     lowered = pc.utf8_lower(bare)
     missing = pc.fill_null(pc.equal(pc.utf8_length(bare), 0), True)
-    fast = pc.and_(pc.and_(pc.string_is_ascii(trimmed), pc.match_substring_regex(lowered, _FAST_EMAIL)),
-                   pc.invert(pc.match_substring_regex(lowered, _SPECIAL_TLD)))
+    fast = pc.and_(pc.string_is_ascii(trimmed), pc.match_substring_regex(lowered, _FAST_EMAIL))
+    fast = pc.and_(fast, pc.invert(pc.match_substring_regex(lowered, _SPECIAL_TLD)))
     fast = pc.fill_null(fast, False)
     key = _series(pc.if_else(fast, lowered, pa.scalar(None, pa.string())), values.index)
     status = pd.Series("ok", index=values.index, dtype=STRING)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Protocol, TypeVar
 
 #: Methods that can be repeated without changing the outcome (RFC 9110 idempotent methods).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -92,6 +93,46 @@ def parse_retry_after(header: str | None, now: datetime | None = None) -> float 
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class Answer(Protocol):
+    """What a retried call returns: a status and headers (a ``requests.Response`` fits)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+A = TypeVar("A", bound=Answer)
+
+
+def send_with_retries(policy: RetryPolicy, method: str, send: Callable[[], A | None], *,
+                      rng: random.Random, renew: Callable[[], None] | None = None
+                      ) -> tuple[A | None, int]:
+    """Call ``send`` until it succeeds or the policy gives up; the one place that sleeps.
+
+    ``send`` returns None when no answer came (connection error). A 401 calls ``renew`` (drop
+    the cached token) and tries once more. Returns the last answer and the number of tries.
+    """
+    waited, attempt, renewed = 0.0, 0, False
+    while True:
+        answer = send()
+        status = None if answer is None else answer.status_code
+        if status is not None and status < 400:
+            return answer, attempt + 1
+        if status == 401 and renew is not None and not renewed:
+            renew()
+            renewed = True
+            continue
+        retry_after = answer.headers.get("Retry-After") if answer is not None else None
+        delay = policy.wait(method, status, retry_after, attempt, waited, rng)
+        if delay is None:
+            return answer, attempt + 1
+        policy.sleep(delay)
+        waited += delay
+        attempt += 1
 
 
 #: A policy for tests and the emulator: no backoff, nothing slept, server waits capped at 0.

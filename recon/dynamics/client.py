@@ -17,7 +17,7 @@ import requests
 from recon.dynamics.odata import encode_query
 from recon.errors import AuthError, HttpError
 from recon.http import PageRequest, Paginator, paginate
-from recon.retry import RetryPolicy
+from recon.retry import RetryPolicy, send_with_retries
 
 API_PATH = "/api/data/v9.2/"
 MAX_PAGE_SIZE = 5000
@@ -53,8 +53,10 @@ class DataverseClient:
     """Requests against one Dataverse environment's Web API (v9.2)."""
 
     def __init__(self, session: requests.Session, token_source: Any, base_url: str,
-                 retry: RetryPolicy | None = None, *, rng: random.Random | None = None) -> None:
+                 retry: RetryPolicy | None = None, *, rng: random.Random | None = None,
+                 page_size: int = MAX_PAGE_SIZE) -> None:
         self._session = session
+        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self._tokens = token_source
         self.api = base_url.rstrip("/") + API_PATH
         self._retry = retry or RetryPolicy()
@@ -68,29 +70,18 @@ class DataverseClient:
     def request(self, method: str, url: str, *, prefer: Iterable[str] = (),
                 json: Any = None, headers: Mapping[str, str] | None = None) -> requests.Response:
         """Send one request with the retry policy; a final error status raises HttpError."""
-        waited, attempt, renewed = 0.0, 0, False
-        while True:
-            response = self._send(method, url, prefer, json, headers, attempt)
-            status = response.status_code if response is not None else None
-            if status is not None and status < 400:
-                return response  # type: ignore[return-value]
-            if status == 401 and not renewed:
-                self._tokens.invalidate()
-                renewed = True
-                continue
-            retry_after = response.headers.get("Retry-After") if response is not None else None
-            delay = self._retry.wait(method, status, retry_after, attempt, waited, self._rng)
-            if delay is None:
-                raise error_from(response, method, url) if response is not None else \
-                    HttpError(f"No answer from Dataverse for {method} {url} after "
-                              f"{attempt + 1} tries. Check DATAVERSE_URL and the network.",
-                              url=url)
-            self._retry.sleep(delay)
-            waited += delay
-            attempt += 1
+        response, tries = send_with_retries(
+            self._retry, method, lambda: self._send(method, url, prefer, json, headers),
+            rng=self._rng, renew=self._tokens.invalidate)
+        if response is None:
+            raise HttpError(f"No answer from Dataverse for {method} {url} after {tries} tries. "
+                            "Check DATAVERSE_URL and the network.", url=url)
+        if response.status_code >= 400:
+            raise error_from(response, method, url)
+        return response
 
     def _send(self, method: str, url: str, prefer: Iterable[str], json: Any,
-              headers: Mapping[str, str] | None, attempt: int) -> requests.Response | None:
+              headers: Mapping[str, str] | None) -> requests.Response | None:
         """One try; None when the request got no answer (connection reset, timeout)."""
         sent = {**HEADERS, "Authorization": f"Bearer {self._tokens.token()}"}
         preferences = list(prefer)

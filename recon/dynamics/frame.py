@@ -6,12 +6,21 @@ pull both hand their raw rows here, as text (CSV) or as typed values (JSON, Parq
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import pandas as pd
 import pyarrow.compute as pc
 
-from recon.convert import Origin, as_string, check_columns, flags, record_ids, timestamps
+from recon.convert import (
+    Origin,
+    arrow,
+    as_string,
+    check_columns,
+    flags,
+    from_arrow,
+    record_ids,
+    timestamps,
+)
 from recon.fields import (
     DEFAULT_FIELDS,
     DYNAMICS_COLUMNS,
@@ -32,15 +41,15 @@ STATE_INACTIVE = ("1", "inactive")
 
 
 def to_canonical(raw: pd.DataFrame, fields: FieldMap = DEFAULT_FIELDS, source: str = "<frame>",
-                 *, lines: Sequence[int] | None = None,
+                 *, line_of: Callable[[int], int] | None = None,
                  header_line: int | None = None) -> pd.DataFrame:
     """Turn contact rows keyed by logical names into the canonical Dynamics frame.
 
-    ``lines`` gives each row's line in ``source`` (and ``header_line`` the header's) so errors
+    ``line_of(i)`` gives row ``i``'s line in ``source`` (``header_line`` the header's) so errors
     can point at them; without lines, errors name the row's position and contact id.
     Unmapped columns follow the canonical ones as ``raw_<name>``. ``raw`` is not modified.
     """
-    origin = Origin(source, lines, header_line)
+    origin = Origin(source, line_of, header_line)
     email_column = fields["email"].dynamics
     required = tuple(dict.fromkeys((ID, email_column)))
     check_columns(raw.columns, required, origin, "Dataverse contact logical names")
@@ -87,9 +96,8 @@ def _mapped(raw: pd.DataFrame, fields: FieldMap) -> dict[str, pd.Series]:
 
 def _etag(raw: pd.DataFrame) -> pd.Series:
     """The row's ``@odata.etag``, else ``W/"<versionnumber>"``, else NA."""
-    version = as_string(_column(raw, VERSION)).array._pa_array  # type: ignore[attr-defined]
+    version = arrow(as_string(_column(raw, VERSION)))
     built = pc.binary_join_element_wise('W/"', version, '"', "")
-    given = as_string(_column(raw, ETAG)).array._pa_array  # type: ignore[attr-defined]
+    given = arrow(as_string(_column(raw, ETAG)))
     etag = pc.coalesce(given, built)
-    return pd.Series(pd.arrays.ArrowExtensionArray(etag),
-                     index=pd.RangeIndex(len(raw)))
+    return from_arrow(etag)

@@ -40,7 +40,8 @@ def parse_faults(spec: str) -> Faults:
         name = name.strip()
         if not sep or name not in known:
             raise ConfigError(f"--faults: {item!r} is not NAME=VALUE with NAME one of "
-                              f"{', '.join(sorted(known))}. Fix the spec, e.g. 'throttle_every=50'.")
+                              f"{', '.join(sorted(known))}. Fix the spec, e.g. "
+                              "'throttle_every=50'.")
         kind = int if known[name].type in (int, "int") else float
         try:
             setattr(faults, name, kind(value))

@@ -239,9 +239,13 @@ def parse_orderby(text: str, columns: dict[str, int],
     return keys
 
 
-def sort_records(records: list[Record], keys: list[tuple[int, bool]]) -> list[Record]:
+def _sort_key(index: int) -> Callable[[Record], tuple[bool, Any]]:
+    return lambda record: (record[index] is not None, _fold(record[index]))
+
+
+def sort_records(records: Sequence[Record], keys: list[tuple[int, bool]]) -> list[Record]:
     """Sort rows by ``keys``; nulls first ascending and last descending, like SQL Server."""
     ordered = list(records)
     for index, descending in reversed(keys):
-        ordered.sort(key=lambda r, i=index: (r[i] is not None, _fold(r[i])), reverse=descending)
+        ordered.sort(key=_sort_key(index), reverse=descending)
     return ordered

@@ -27,6 +27,7 @@ CONTACT_COLUMNS = (
 )
 INT_COLUMNS = frozenset({"statecode", "statuscode", "versionnumber"})
 BOOL_COLUMNS = frozenset({"donotemail"})
+_TYPED = INT_COLUMNS | BOOL_COLUMNS
 READ_ONLY_COLUMNS = frozenset({"fullname", "createdon", "modifiedon", "versionnumber"})
 MAX_LENGTHS = {"firstname": 50, "middlename": 50, "lastname": 50, "emailaddress1": 100,
                "emailaddress2": 100, "emailaddress3": 100, "telephone1": 50, "mobilephone": 50}
@@ -62,14 +63,41 @@ class ContactStore:
         self.index = {name: i for i, name in enumerate(self.columns)}
         self._rows: dict[str, tuple[Any, ...]] = {}
         self._deleted: list[tuple[int, str]] = []
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._undo: list[Callable[[], None]] | None = None
         self._version = 0
-        for row in rows:
-            record = self._complete({c: typed(c, row.get(c)) for c in self.columns}, keep=True)
-            self._rows[record[0]] = record
-            self._version = max(self._version, record[self.index["versionnumber"]])
+        self._seed(rows)
         self._sorted_ids = sorted(self._rows)
+
+    def _seed(self, rows: Iterable[Row]) -> None:
+        """Load seed rows quickly: only present columns are typed, one timestamp for all."""
+        now, width, index = utc_now(), len(self.columns), self.index
+        pending: list[list[Any]] = []
+        for row in rows:
+            values: list[Any] = [None] * width
+            for name, value in row.items():
+                if name in index and value is not None and value != "":
+                    values[index[name]] = typed(name, value) if name in _TYPED else value
+            values[0] = contact_key(values[0] or str(uuid.uuid4()))
+            pending.append(values)
+        vpos, created, modified = index["versionnumber"], index["createdon"], index["modifiedon"]
+        self._version = max((v[vpos] or 0 for v in pending), default=0)
+        for values in pending:
+            values[created] = values[created] or now
+            values[modified] = values[modified] or now
+            values[vpos] = values[vpos] or self._next_version()
+            self._fill_state(values)
+            self._rows[values[0]] = tuple(values)
+
+    def _fill_state(self, values: list[Any]) -> None:
+        """Default statecode/statuscode and compute fullname, in place."""
+        index = self.index
+        if values[index["statecode"]] is None:
+            values[index["statecode"]] = 0
+        if values[index["statuscode"]] is None:
+            values[index["statuscode"]] = 2 if values[index["statecode"]] == 1 else 1
+        names = (values[index["firstname"]], values[index["lastname"]])
+        values[index["fullname"]] = " ".join(n for n in names if n) or None
 
     @property
     def version(self) -> int:
@@ -89,12 +117,9 @@ class ContactStore:
             else now
         if not (keep and values.get("versionnumber")):
             values["versionnumber"] = self._next_version()
-        values["statecode"] = 0 if values.get("statecode") is None else values["statecode"]
-        if values.get("statuscode") is None:
-            values["statuscode"] = 2 if values["statecode"] == 1 else 1
-        names = [values.get("firstname"), values.get("lastname")]
-        values["fullname"] = " ".join(n for n in names if n) or None
-        return tuple(values.get(c) for c in self.columns)
+        ordered = [values.get(c) for c in self.columns]
+        self._fill_state(ordered)
+        return tuple(ordered)
 
     def _as_row(self, record: tuple[Any, ...]) -> Row:
         return dict(zip(self.columns, record, strict=True))
@@ -110,17 +135,17 @@ class ContactStore:
 
     def all(self) -> list[Row]:
         """Copies of every contact, ordered by ``contactid``."""
-        with self._lock:
+        with self.lock:
             return [self._as_row(self._rows[i]) for i in self._sorted_ids]
 
     def ids(self) -> list[str]:
         """Every contact id in primary-key order (a snapshot)."""
-        with self._lock:
+        with self.lock:
             return list(self._sorted_ids)
 
     def create(self, row: Row) -> Row:
         """Insert a contact; server columns are computed. ``KeyError`` if the id is taken."""
-        with self._lock:
+        with self.lock:
             values = {c: typed(c, row.get(c)) for c in self.columns}
             for column in READ_ONLY_COLUMNS:
                 values[column] = None
@@ -135,7 +160,7 @@ class ContactStore:
     def update(self, contactid: str, changes: Row) -> Row:
         """Change some columns of one contact; ``KeyError`` if it does not exist."""
         key = contact_key(contactid)
-        with self._lock:
+        with self.lock:
             old = self._rows[key]
             values = self._as_row(old)
             values.update({c: typed(c, v) for c, v in changes.items()
@@ -150,7 +175,7 @@ class ContactStore:
     def delete(self, contactid: str) -> bool:
         """Remove one contact and log the deletion for change tracking; ``False`` if absent."""
         key = contact_key(contactid)
-        with self._lock:
+        with self.lock:
             old = self._rows.get(key)
             if old is None:
                 return False
@@ -179,7 +204,7 @@ class ContactStore:
     @contextmanager
     def transaction(self) -> Iterator[Callable[[], None]]:
         """Hold the store for a changeset; the yielded ``rollback()`` undoes its writes."""
-        with self._lock:
+        with self.lock:
             outer, self._undo = self._undo, []
             undo = self._undo
 
@@ -195,7 +220,7 @@ class ContactStore:
     def changes_since(self, version: int) -> tuple[list[str], list[str]]:
         """Ids changed (created or updated) and ids deleted after ``version``, oldest first."""
         vpos = self.index["versionnumber"]
-        with self._lock:
+        with self.lock:
             changed = sorted((r[vpos], k) for k, r in self._rows.items() if r[vpos] > version)
             gone = [k for v, k in self._deleted if v > version and k not in self._rows]
         return [k for _, k in changed], list(dict.fromkeys(gone))

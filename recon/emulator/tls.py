@@ -34,7 +34,7 @@ class TlsFiles:
 class ClientCertificate:
     """An RSA client certificate for Entra's certificate credential (``client_assertion``)."""
 
-    pem: Path  # private key followed by the certificate, the layout AZURE_CLIENT_CERTIFICATE_PATH uses
+    pem: Path  # private key then certificate, as AZURE_CLIENT_CERTIFICATE_PATH expects
     thumbprint: str  # SHA-1 of the DER certificate, hex upper-case, as msal wants it
     certificate: x509.Certificate
 

@@ -1,0 +1,140 @@
+"""Batch decisions as flat frames, one row per batch record (DESIGN §6).
+
+The frames are what a notebook shows; ``recon.engine.lines`` turns them into the JSON lines
+the systems take. Only ``only`` and ``matched`` records are batched: duplicates and review
+records never reach these frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recon.engine.attributes import attribute_path
+from recon.engine.drift import compared_column
+from recon.engine.keys import series, strings, take
+from recon.engine.matches import Pairs
+from recon.engine.pairing import ONLY, Pairing
+from recon.fields import FieldMap
+from recon.normalize import STRING
+
+LANGUAGE = "en-US"
+DEFAULT_STORE = "default"
+STORE_COLUMN = "raw_store"
+EMAIL_ID, PHONE_ID = "identities.email.id", "identities.phone.id"
+UPDATE_DYNAMICS_COLUMNS = ("contactid", "etag", "column", "new", "old")
+UPDATE_STRIVACITY_COLUMNS = ("accountId", "identityStore", "attribute", "value")
+_E164 = r"^\+[1-9][0-9]{6,14}$"
+
+
+@dataclass(frozen=True)
+class Batches:
+    """The four batches as frames (see ``recon.engine.lines`` for their JSON shape)."""
+
+    migrate_to_strivacity: pd.DataFrame
+    create_in_dynamics: pd.DataFrame
+    update_dynamics: pd.DataFrame
+    update_strivacity: pd.DataFrame
+
+
+def _selected(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """Rows under ``mask``, sorted by record id, with a fresh RangeIndex."""
+    rows = frame.iloc[np.flatnonzero(mask)]
+    order = pc.sort_indices(strings(rows["record_id"])).to_numpy()
+    return rows.iloc[order].reset_index(drop=True)
+
+
+def _only_active(frame: pd.DataFrame, bucket: np.ndarray) -> pd.DataFrame:
+    active = frame["active"].fillna(False).to_numpy(dtype=bool)
+    return _selected(frame, (bucket == ONLY) & active)
+
+
+def migrate_to_strivacity(dynamics: pd.DataFrame, pairing: Pairing,
+                          fields: FieldMap) -> pd.DataFrame:
+    """Active Dynamics-only contacts as flat rows with Strivacity paths for column names."""
+    rows = _only_active(dynamics, pairing.dynamics.bucket)
+    phone = rows["phone"]
+    out = {"language": pd.Series([LANGUAGE] * len(rows), dtype=STRING),
+           EMAIL_ID: rows["email_key"],
+           PHONE_ID: phone.where(phone.str.match(_E164).fillna(False).astype(bool))}
+    for field in fields.fields:
+        path = attribute_path(field)
+        if path is not None and field.comparer != "bool":
+            out[path] = rows[compared_column(field)]
+    out[fields.link_attribute] = rows["record_id"]
+    return pd.DataFrame(out).astype(STRING)
+
+
+def create_in_dynamics(strivacity: pd.DataFrame, pairing: Pairing,
+                       fields: FieldMap) -> pd.DataFrame:
+    """Enabled Strivacity-only accounts as contact columns; ``strivacity_id`` is kept for
+    tracing and is not part of the contact body."""
+    rows = _only_active(strivacity, pairing.strivacity.bucket)
+    out = {"strivacity_id": rows["record_id"]}
+    for field in fields.fields:
+        if field.comparer != "bool":
+            out[field.dynamics] = rows[compared_column(field)]
+    return pd.DataFrame(out).astype(STRING)
+
+
+def update_dynamics(dynamics: pd.DataFrame, pairs: Pairs, drift: pd.DataFrame,
+                    drift_pair: np.ndarray, fields: FieldMap) -> pd.DataFrame:
+    """Strivacity-winning drift as (contactid, etag, Dataverse column, new, old) rows."""
+    chosen = (drift["action"] == "update_dynamics").to_numpy(dtype=bool)
+    rows = drift[chosen].reset_index(drop=True)
+    etags = strings(dynamics["etag"]).take(pa.array(pairs.dynamics[drift_pair[chosen]]))
+    columns = {f.name: f.dynamics for f in fields.fields}
+    return pd.DataFrame({
+        "contactid": rows["contactid"], "etag": series(etags),
+        "column": rows["field"].map(columns).astype(STRING),
+        "new": rows["strivacity_value"], "old": rows["dynamics_value"],
+    })
+
+
+def _stores(strivacity: pd.DataFrame, positions: np.ndarray) -> pa.Array:
+    if STORE_COLUMN not in strivacity:
+        return pa.array([DEFAULT_STORE] * len(positions), pa.string())
+    stores = strings(strivacity[STORE_COLUMN]).take(pa.array(positions))
+    return pc.fill_null(stores, DEFAULT_STORE)
+
+
+def update_strivacity(strivacity: pd.DataFrame, pairs: Pairs, drift: pd.DataFrame,
+                      drift_pair: np.ndarray, fields: FieldMap) -> pd.DataFrame:
+    """Dynamics-winning drift plus the missing link attribute of email pairs, one row each
+    (accountId, identityStore, attribute path, value), sorted by account, then field-map
+    order with the link last."""
+    chosen = (drift["action"] == "update_strivacity").to_numpy(dtype=bool)
+    rows = drift[chosen]
+    ranks = {f.name: i for i, f in enumerate(fields.fields)}
+    paths = {f.name: attribute_path(f) for f in fields.fields}
+    no_link = strivacity["link"].isna().to_numpy()[pairs.strivacity]
+    unlinked = np.flatnonzero(~pairs.by_link & no_link)
+    link_rows = pairs.rank[unlinked]
+    position = np.concatenate([pairs.strivacity[drift_pair[chosen]], pairs.strivacity[unlinked]])
+    table = pa.table({
+        "accountId": pa.concat_arrays([strings(rows["strivacity_id"]),
+                                       take(pairs.frame["strivacity_id"], link_rows)]),
+        "identityStore": _stores(strivacity, position),
+        "attribute": pa.concat_arrays([strings(rows["field"].map(paths).astype(STRING)),
+                                       pa.array([fields.link_attribute] * len(unlinked),
+                                                pa.string())]),
+        "value": pa.concat_arrays([strings(rows["dynamics_value"]),
+                                   take(pairs.frame["contactid"], link_rows)]),
+        "rank": np.concatenate([rows["field"].map(ranks).to_numpy(dtype=np.int64),
+                                np.full(len(unlinked), len(ranks), np.int64)]),
+    })
+    table = table.sort_by([("accountId", "ascending"), ("rank", "ascending")])
+    return pd.DataFrame({name: series(table[name]) for name in UPDATE_STRIVACITY_COLUMNS})
+
+
+def decide(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pairing, pairs: Pairs,
+           drift: pd.DataFrame, drift_pair: np.ndarray, fields: FieldMap) -> Batches:
+    """All four batches."""
+    return Batches(migrate_to_strivacity(dynamics, pairing, fields),
+                   create_in_dynamics(strivacity, pairing, fields),
+                   update_dynamics(dynamics, pairs, drift, drift_pair, fields),
+                   update_strivacity(strivacity, pairs, drift, drift_pair, fields))

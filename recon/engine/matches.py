@@ -1,0 +1,49 @@
+"""Matched pairs: positions into each side for the engine, and ``matches.csv`` for people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recon.engine.keys import series, take
+from recon.engine.pairing import Pairing
+
+COLUMNS = ("match_type", "email_key", "contactid", "strivacity_id")
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Matched pairs in contact-position order (cheap, sequential takes), with ``rank``: each
+    pair's row in ``frame``, which is sorted by contact id for output."""
+
+    dynamics: np.ndarray
+    strivacity: np.ndarray
+    by_link: np.ndarray
+    rank: np.ndarray
+    frame: pd.DataFrame
+
+
+def matched_pairs(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pairing) -> Pairs:
+    """The pairs; a link pair's email key is the contact's, else the account's."""
+    order = np.argsort(pairing.pair_dynamics, kind="stable")
+    d_pos, s_pos = pairing.pair_dynamics[order], pairing.pair_strivacity[order]
+    by_link = pairing.pair_by_link[order]
+    contactid = take(dynamics["record_id"], d_pos)
+    by_id = pc.sort_indices(contactid).to_numpy()
+    rank = np.empty(len(by_id), np.int64)
+    rank[by_id] = np.arange(len(by_id))
+    d_sorted, s_sorted = d_pos[by_id], s_pos[by_id]
+    key = pc.coalesce(take(dynamics["email_key"], d_sorted),
+                      take(strivacity["email_key"], s_sorted))
+    match_type = pc.take(pa.array(["email", "link"]), pa.array(by_link[by_id].astype(np.int8)))
+    frame = pd.DataFrame({
+        "match_type": series(match_type),
+        "email_key": series(key),
+        "contactid": series(contactid.take(pa.array(by_id))),
+        "strivacity_id": series(take(strivacity["record_id"], s_sorted)),
+    })
+    return Pairs(d_pos, s_pos, by_link, rank, frame)

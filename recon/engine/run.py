@@ -1,0 +1,92 @@
+"""``reconcile()``: canonical frames in, a ``Reconciliation`` out. Pure: no I/O, no mutation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recon.engine import batches as batch
+from recon.engine.drift import compared_column, drift
+from recon.engine.duplicates import duplicate_groups
+from recon.engine.keys import DYNAMICS, STRIVACITY, series, strings
+from recon.engine.matches import matched_pairs
+from recon.engine.pairing import BUCKETS, REASONS, REVIEW, Side, pair
+from recon.engine.result import Reconciliation, summarize
+from recon.errors import InputError
+from recon.fields import (
+    DEFAULT_FIELDS,
+    DYNAMICS_COLUMNS,
+    DYNAMICS_CREATE_REQUIRED,
+    STRIVACITY_COLUMNS,
+    FieldMap,
+)
+from recon.normalize import STRING
+
+REVIEW_COLUMNS = ("side", "record_id", "email_key", "reason")
+SIDES = (DYNAMICS, STRIVACITY)
+
+
+def _check(frame: pd.DataFrame, columns: tuple[str, ...], side: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"the {side} frame lacks canonical columns {missing}",
+                         fix=f"Build it with recon's {side} reader, which gives every column.")
+
+
+def _categorical(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical[str]:
+    """Codes (-1 for NA) into a categorical over ``names``, without touching strings."""
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(names)))
+
+
+def _side_buckets(frame: pd.DataFrame, side: Side, code: int) -> pd.DataFrame:
+    """One side's records in input order, with bucket and reason as categoricals."""
+    return pd.DataFrame({
+        "side": _categorical(np.full(len(frame), code, np.int8), SIDES),
+        "record_id": frame["record_id"].reset_index(drop=True),
+        "bucket": _categorical(side.bucket, BUCKETS),
+        "reason": _categorical(side.reason, REASONS),
+    })
+
+
+def _review(frame: pd.DataFrame, side: Side, name: str) -> pd.DataFrame:
+    """The side's review records (review.csv rows), sorted by record id."""
+    held = np.flatnonzero(side.bucket == REVIEW)
+    rows = frame.iloc[held]
+    order = pc.sort_indices(strings(rows["record_id"])).to_numpy()
+    reasons = pc.take(pa.array(REASONS), pa.array(side.reason[held][order]))
+    return pd.DataFrame({
+        "side": pd.Series([name] * len(held), dtype=STRING),
+        "record_id": rows["record_id"].iloc[order].reset_index(drop=True),
+        "email_key": rows["email_key"].iloc[order].reset_index(drop=True),
+        "reason": series(reasons),
+    })
+
+
+def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
+              fields: FieldMap | None = None) -> Reconciliation:
+    """Pair Dynamics contacts with Strivacity accounts and decide the batches (DESIGN §6).
+
+    Both frames are canonical (``recon.fields.DYNAMICS_COLUMNS`` / ``STRIVACITY_COLUMNS``);
+    neither is modified.
+    """
+    fields = fields or DEFAULT_FIELDS
+    _check(dynamics, DYNAMICS_COLUMNS, DYNAMICS)
+    _check(strivacity, STRIVACITY_COLUMNS, STRIVACITY)
+    required = [compared_column(f) for f in fields.fields if f.dynamics in DYNAMICS_CREATE_REQUIRED]
+    pairing = pair(dynamics, strivacity, required)
+    pairs = matched_pairs(dynamics, strivacity, pairing)
+    changes, drift_pair = drift(dynamics, strivacity, pairs, fields)
+    duplicates = duplicate_groups(dynamics, strivacity, pairing)
+    decided = batch.decide(dynamics, strivacity, pairing, pairs, changes, drift_pair, fields)
+    buckets = pd.concat([_side_buckets(dynamics, pairing.dynamics, 0),
+                         _side_buckets(strivacity, pairing.strivacity, 1)], ignore_index=True)
+    review = pd.concat([_review(dynamics, pairing.dynamics, DYNAMICS),
+                        _review(strivacity, pairing.strivacity, STRIVACITY)], ignore_index=True)
+    counts = {"migrate_to_strivacity": len(decided.migrate_to_strivacity),
+              "create_in_dynamics": len(decided.create_in_dynamics),
+              "update_dynamics": decided.update_dynamics["contactid"].nunique(),
+              "update_strivacity": decided.update_strivacity["accountId"].nunique()}
+    summary = summarize(dynamics, strivacity, pairing, duplicates, changes, fields, counts)
+    return Reconciliation(pairs.frame, duplicates, changes, review, buckets, decided, summary)

@@ -1,0 +1,354 @@
+"""What the notebooks show: figures, charts, history and look-ups over a run folder (DESIGN §7).
+
+Notebook cells call these and display what they return; nothing here prints. A run is always
+read back from its folder (the contract), so a notebook shows exactly what scheduled jobs and
+users get, whether the run was just made or made last week.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from recon.errors import ConfigError
+from recon.fields import DYNAMICS_COLUMNS, STRIVACITY_COLUMNS, FieldMap, load_fields
+
+if TYPE_CHECKING:
+    from recon.engine import Reconciliation
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_DIR = ROOT / "data" / "sample"
+RUNS_DIR = ROOT / "data" / "runs"
+SOURCES = ("sample", "live", "files")
+SIDES = ("dynamics", "strivacity")
+RUN_FILES = {"matches": "matches.csv", "duplicates": "duplicates.csv",
+             "drift": "drift.csv", "review": "review.csv"}
+#: Canonical snapshots of both sides, kept beside the §7 files so a run can be explored later.
+SOURCE_FILES = {"dynamics": "sources/dynamics.parquet", "strivacity": "sources/strivacity.parquet"}
+BUCKETS = ("matched", "only", "review")
+_SIDE_MEASURES = ("records", "matched", "only", "review", "duplicate_groups", "invalid_email")
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One run read back from its folder: summary, the four §7 tables, and (if kept) both sides."""
+
+    summary: dict[str, Any]
+    matches: pd.DataFrame
+    duplicates: pd.DataFrame
+    drift: pd.DataFrame
+    review: pd.DataFrame
+    dynamics: pd.DataFrame | None = None
+    strivacity: pd.DataFrame | None = None
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The records of both sides that answer a person query, and the drift of their pairs."""
+
+    records: pd.DataFrame
+    drift: pd.DataFrame
+
+
+# ---------------------------------------------------------------- loading and saving runs
+
+
+def load_sides(source: str, dynamics_path: str | Path = "", strivacity_path: str | Path = "",
+               fields: FieldMap | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Canonical frames of both sides from the sample tenant, two export files, or a live pull."""
+    fields = fields or load_fields(None)
+    if source == "live":
+        from recon.dynamics.pull import pull_dynamics
+        from recon.strivacity.pull import pull_strivacity
+        return pull_dynamics(fields=fields), pull_strivacity(fields=fields)
+    if source == "sample":
+        dynamics_path = SAMPLE_DIR / "dynamics_contacts.csv"
+        strivacity_path = SAMPLE_DIR / "strivacity_accounts.ndjson"
+    elif source != "files":
+        raise ConfigError(f"source = {source!r} is not known; valid: {', '.join(SOURCES)}.")
+    elif not dynamics_path or not strivacity_path:
+        raise ConfigError("source = 'files' needs both dynamics_path and strivacity_path; "
+                          "pass them as parameters (recon report --dynamics P --strivacity P).")
+    from recon.dynamics.files import read_dynamics
+    from recon.strivacity.files import read_strivacity
+    return (read_dynamics(dynamics_path, fields=fields),
+            read_strivacity(strivacity_path, fields=fields))
+
+
+def save_run(result: Reconciliation, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
+             run_dir: str | Path = "") -> RunView:
+    """Write the run folder (and the side snapshots) and read it back; no run_dir: a scratch one."""
+    if not run_dir:
+        with tempfile.TemporaryDirectory(prefix="recon-report-") as scratch:
+            view = save_run(result, dynamics, strivacity, scratch)
+        return RunView(**{**view.__dict__, "path": None})
+    folder = Path(run_dir)
+    result.write(folder)
+    for side, frame, columns in (("dynamics", dynamics, DYNAMICS_COLUMNS),
+                                 ("strivacity", strivacity, STRIVACITY_COLUMNS)):
+        target = folder / SOURCE_FILES[side]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        frame[[c for c in columns if c in frame.columns]].to_parquet(target, index=False)
+    return open_run(folder)
+
+
+def open_run(path: str | Path) -> RunView:
+    """Read a run folder back; the side snapshots are optional (older or foreign runs lack them)."""
+    folder = Path(path)
+    if not (folder / "summary.json").is_file():
+        raise ConfigError(f"{folder}: no summary.json, so this is not a finished run folder. "
+                          "Pass another folder, or leave run_path empty for the latest run.")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    tables = {name: _read_table(folder / file) for name, file in RUN_FILES.items()}
+    return RunView(summary=summary, path=folder, **tables,
+                   dynamics=_read_snapshot(folder / SOURCE_FILES["dynamics"]),
+                   strivacity=_read_snapshot(folder / SOURCE_FILES["strivacity"]))
+
+
+def _read_snapshot(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    if "group_size" in frame.columns:
+        frame["group_size"] = frame["group_size"].astype("int64")
+    return frame
+
+
+def run_folders(runs_dir: str | Path = "") -> list[Path]:
+    """Finished run folders (those with a summary.json) under runs_dir, oldest first."""
+    root = Path(runs_dir) if runs_dir else RUNS_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / "summary.json").is_file())
+
+
+def latest_run(runs_dir: str | Path = "") -> Path | None:
+    """The newest finished run folder, or None when there is none yet."""
+    folders = run_folders(runs_dir)
+    return folders[-1] if folders else None
+
+
+# ---------------------------------------------------------------- report tables
+
+
+def headline(summary: dict[str, Any]) -> pd.DataFrame:
+    """Per-side record counts and match rate: the figures people quote from a run."""
+    table = pd.DataFrame([{m: summary[side][m] for m in _SIDE_MEASURES} for side in SIDES],
+                         index=pd.Index([s.capitalize() for s in SIDES], name="side"))
+    return table.assign(**{"match_rate_%": [_rate(summary[side]) for side in SIDES]})
+
+
+def _rate(side: dict[str, Any]) -> float:
+    return round(100.0 * side["matched"] / side["records"], 1) if side["records"] else 0.0
+
+
+def pairs_and_batches(summary: dict[str, Any]) -> pd.DataFrame:
+    """Pairs (by link, by email), drifting pairs and the size of each batch, as one table."""
+    rows = [(f"pairs.{k}", v) for k, v in summary["pairs"].items()]
+    rows.append(("drift.pairs", summary["drift"]["pairs"]))
+    rows += [(f"batches.{k}", v) for k, v in summary["batches"].items()]
+    return pd.DataFrame(rows, columns=["figure", "count"]).set_index("figure")
+
+
+def drift_by_field(summary: dict[str, Any]) -> pd.DataFrame:
+    """Pairs differing per field, most drifting first (ties by field name, so stable)."""
+    counts = pd.DataFrame(sorted(summary["drift"]["fields"].items()), columns=["field", "pairs"])
+    return counts.sort_values("pairs", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def review_reasons(summary: dict[str, Any]) -> pd.DataFrame:
+    """Records held for review, per reason and side."""
+    table = pd.DataFrame({side: pd.Series(summary[side]["review_reasons"], dtype="int64")
+                          for side in SIDES}).fillna(0).astype("int64")
+    table.index.name = "reason"
+    return table.sort_index()
+
+
+def duplicate_groups(duplicates: pd.DataFrame) -> pd.DataFrame:
+    """One row per duplicate group: side, email key, size and the suggested survivor."""
+    survivors = duplicates[duplicates["suggested_survivor"].str.lower().isin(["true", "1", "yes"])]
+    groups = (duplicates.groupby(["side", "email_key"], sort=True)["group_size"].max()
+              .reset_index())
+    keep = survivors[["side", "email_key", "record_id"]].rename(columns={"record_id": "survivor"})
+    return groups.merge(keep, on=["side", "email_key"], how="left")
+
+
+def examples(frame: pd.DataFrame, n: int = 5, by: str | None = None) -> pd.DataFrame:
+    """The first n rows in a stable order; with ``by``, the first n of each value of that column."""
+    ordered = frame.sort_values(list(frame.columns[:3]), kind="stable", na_position="last")
+    if by is None:
+        return ordered.head(n).reset_index(drop=True)
+    return ordered.groupby(by, sort=True).head(n).sort_values(by, kind="stable") \
+        .reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- history
+
+
+def run_history(runs_dir: str | Path = "") -> pd.DataFrame:
+    """One row per finished run in runs_dir, oldest first: match rates, drift, duplicates."""
+    rows = []
+    for folder in run_folders(runs_dir):
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        meta_file = folder / "run.json"
+        meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
+        rows.append({"run": folder.name, "started": meta.get("started"),
+                     "dynamics_match_rate_%": _rate(summary["dynamics"]),
+                     "strivacity_match_rate_%": _rate(summary["strivacity"]),
+                     "drift_pairs": summary["drift"]["pairs"],
+                     "duplicate_groups": sum(summary[s]["duplicate_groups"] for s in SIDES),
+                     "review": sum(summary[s]["review"] for s in SIDES)})
+    columns = ["run", "started", "dynamics_match_rate_%", "strivacity_match_rate_%",
+               "drift_pairs", "duplicate_groups", "review"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ---------------------------------------------------------------- charts (static PNG)
+
+
+def overlap_chart(summary: dict[str, Any]) -> Figure:
+    """Stacked bars per side: matched, only, review; the overlap at a glance."""
+    fig = Figure(figsize=(7, 2.4), layout="constrained")
+    fig.set_label("Records per side: matched, only, held for review")
+    ax = fig.add_subplot()
+    colours = {"matched": "#2a9d8f", "only": "#e9c46a", "review": "#e76f51"}
+    left = [0, 0]
+    for bucket in BUCKETS:
+        counts = [summary[side][bucket] for side in SIDES]
+        ax.barh(["Dynamics", "Strivacity"], counts, left=left, label=bucket,
+                color=colours[bucket])
+        left = [a + b for a, b in zip(left, counts, strict=True)]
+    ax.set_xlabel("records")
+    ax.legend(ncols=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    return fig
+
+
+def drift_chart(summary: dict[str, Any]) -> Figure:
+    """Horizontal bars of drifting pairs per field, largest on top."""
+    counts = drift_by_field(summary).iloc[::-1]
+    fig = Figure(figsize=(7, 0.35 * max(len(counts), 3) + 0.8), layout="constrained")
+    fig.set_label("Matched pairs with a difference, per field")
+    ax = fig.add_subplot()
+    ax.barh(counts["field"], counts["pairs"], color="#264653")
+    ax.set_xlabel("pairs with a difference")
+    return fig
+
+
+def history_chart(history: pd.DataFrame) -> Figure:
+    """Match rate, drift pairs and duplicate groups over the runs, one panel each."""
+    fig = Figure(figsize=(8, 6), layout="constrained")
+    fig.set_label("Match rate, drifting pairs and duplicate groups per run")
+    axes = fig.subplots(3, 1, sharex=True)
+    x = list(range(len(history)))
+    axes[0].plot(x, history["dynamics_match_rate_%"], marker="o", label="Dynamics")
+    axes[0].plot(x, history["strivacity_match_rate_%"], marker="o", label="Strivacity")
+    axes[0].set_ylabel("match rate %")
+    axes[0].legend(frameon=False)
+    axes[1].plot(x, history["drift_pairs"], marker="o", color="#264653")
+    axes[1].set_ylabel("drift pairs")
+    axes[2].plot(x, history["duplicate_groups"], marker="o", color="#e76f51")
+    axes[2].set_ylabel("duplicate groups")
+    axes[2].set_xticks(x, list(history["run"]), rotation=30, ha="right", fontsize=8)
+    return fig
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart as PNG bytes with alternative text; shows as an inline <img> in Lab and HTML."""
+
+    png: bytes
+    alt: str
+
+    def _repr_html_(self) -> str:
+        data = base64.b64encode(self.png).decode("ascii")
+        return f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.alt)}">'
+
+    def __repr__(self) -> str:
+        return f"<Chart: {self.alt}>"
+
+
+def as_png(fig: Figure) -> Chart:
+    """The figure as inline PNG, so it renders with no internet; its label becomes the alt text."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=96)
+    return Chart(png=buffer.getvalue(), alt=str(fig.get_label() or "chart"))
+
+
+# ---------------------------------------------------------------- exploration
+
+
+def find_person(view: RunView, query: str) -> Lookup:
+    """Records of both sides whose email or name contains query (any case), with their drift."""
+    needle = query.strip().casefold()
+    if not needle:
+        raise ConfigError("query is empty; give part of an email address or a name.")
+    found = []
+    for side, frame, id_column in (("dynamics", view.dynamics, "contactid"),
+                                   ("strivacity", view.strivacity, "strivacity_id")):
+        records = _side_records(view, side, frame)
+        hit = pd.Series(False, index=records.index)
+        for column in ("email", "email_key", "given_name", "family_name", "full_name"):
+            if column in records.columns:
+                text = records[column].astype("string").str.casefold()
+                hit |= text.str.contains(needle, regex=False).fillna(False).astype(bool)
+        found.append(records[hit].assign(side=side).pipe(_with_status, view, side, id_column))
+    records = pd.concat(found, ignore_index=True)
+    drift = view.drift[view.drift["contactid"].isin(records["record_id"])
+                       | view.drift["strivacity_id"].isin(records["record_id"])]
+    return Lookup(records=records, drift=drift.reset_index(drop=True))
+
+
+def _side_records(view: RunView, side: str, frame: pd.DataFrame | None) -> pd.DataFrame:
+    if frame is None:  # no snapshot: the records the run files name, with their email key
+        named = [view.review.loc[view.review["side"] == side, ["record_id", "email_key"]],
+                 view.duplicates.loc[view.duplicates["side"] == side, ["record_id", "email_key"]],
+                 view.matches[["contactid" if side == "dynamics" else "strivacity_id",
+                               "email_key"]].set_axis(["record_id", "email_key"], axis=1)]
+        return pd.concat(named).drop_duplicates("record_id", ignore_index=True)
+    columns = [c for c in ("record_id", "email", "email_key", "given_name", "family_name",
+                           "active") if c in frame.columns]
+    names = frame[["given_name", "family_name"]].astype("string")
+    return frame[columns].assign(full_name=names["given_name"].str.cat(names["family_name"],
+                                                                       sep=" ", na_rep=""))
+
+
+def _with_status(records: pd.DataFrame, view: RunView, side: str, id_column: str) -> pd.DataFrame:
+    other = "strivacity_id" if id_column == "contactid" else "contactid"
+    partners = view.matches.set_index(id_column)[other]
+    reasons = view.review[view.review["side"] == side].set_index("record_id")["reason"]
+    status = records["record_id"].map(reasons).astype("string")
+    status = status.mask(records["record_id"].isin(partners.index), "matched").fillna("only")
+    front = ["side", "record_id", "status", "partner_id"]
+    out = records.assign(status=status, partner_id=records["record_id"].map(partners))
+    return out[front + [c for c in out.columns if c not in front and c != "full_name"]]
+
+
+def drift_for(drift: pd.DataFrame, field: str = "") -> pd.DataFrame:
+    """Drift rows of one field (all rows when field is empty); refuses a field with no column."""
+    if not field:
+        return drift.reset_index(drop=True)
+    fields = sorted(drift["field"].dropna().unique())
+    if field not in fields:
+        raise ConfigError(f"no drift rows for field {field!r}; fields with drift: "
+                          f"{', '.join(fields) or 'none'}. Pick one of those or leave it empty.")
+    return drift[drift["field"] == field].reset_index(drop=True)
+
+
+def export_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a selection as UTF-8 CSV by the run folder's rules (formulas neutralised, blanks empty)."""
+    from recon.outputs import safe_csv
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return safe_csv(frame, target)

@@ -1,0 +1,337 @@
+"""Scheduled report runs: papermill into a stamped run folder, offline HTML, run.json, thresholds.
+
+``run_report(options)`` executes notebooks/reconciliation_report.ipynb into
+``<runs_dir>/<UTC stamp>[-label]/`` with the executed notebook, ``report.html`` (code hidden),
+the run-folder files of DESIGN §7 (written by the notebook) and ``run.json``. Exit codes follow
+the CLI: 0 ok, 1 the notebook failed (its HTML is still written), 3 a --fail-on threshold passed.
+Secrets never become parameters: they reach the kernel only through the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import operator
+import os
+import platform
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from recon.errors import ConfigError, ReconError
+from recon.fields import DEFAULT_FIELDS
+from recon.report import SOURCES
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "reconciliation_report.ipynb"
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_THRESHOLD = 0, 1, 2, 3
+#: Parameter names that look like they hold a secret; such values belong in the environment.
+SECRET_NAME = re.compile(r"secret|passw|pwd|token|key|credential|cert|private|auth|bearer",
+                         re.IGNORECASE)
+#: Environment variables whose values must never appear among the parameters.
+SECRET_ENV = ("AZURE_CLIENT_SECRET", "STRIVACITY_CLIENT_SECRET")
+#: The kernel sees these: no progress bars in the output notebook, stable set ordering.
+KERNEL_ENV = {"RECON_PROGRESS": "0", "TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
+#: An empty inline script instead of the template's CDN scripts (require.js, MathJax): the report
+#: needs neither, and a mailed report must not wait on the internet to open.
+_NO_SCRIPT = "data:text/javascript,"
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+_SIDE_KEYS = ("records", "matched", "only", "review", "duplicate_groups", "invalid_email")
+REVIEW_REASONS = ("dangling_link", "shared_link", "email_in_use", "duplicate_email",
+                  "secondary_email_match", "missing_email", "invalid_email",
+                  "missing_required_field")
+#: Every dotted path into summary.json (DESIGN §7) a --fail-on expression may name.
+SUMMARY_PATHS = (
+    *(f"{side}.{key}" for side in ("dynamics", "strivacity") for key in _SIDE_KEYS),
+    *(f"{side}.review_reasons.{r}" for side in ("dynamics", "strivacity") for r in REVIEW_REASONS),
+    "pairs.total", "pairs.by_link", "pairs.by_email", "drift.pairs",
+    *(f"drift.fields.{name}" for name in DEFAULT_FIELDS.names),
+    *(f"batches.{b}" for b in ("migrate_to_strivacity", "create_in_dynamics", "update_dynamics",
+                               "update_strivacity")),
+)
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
+    ">": operator.gt, "<": operator.lt}
+_EXPR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A --fail-on expression: a summary.json path, an operator and a limit."""
+
+    text: str
+    path: str
+    op: str
+    limit: float
+
+    def value(self, summary: Mapping[str, Any]) -> float:
+        """The figure at path; a reason or field the run never counted is 0."""
+        node: Any = summary
+        for part in self.path.split("."):
+            node = node.get(part, 0) if isinstance(node, Mapping) else 0
+        return float(node)
+
+    def exceeded(self, summary: Mapping[str, Any]) -> bool:
+        return OPERATORS[self.op](self.value(summary), self.limit)
+
+
+def parse_threshold(text: str) -> Threshold:
+    """Parse ``drift.pairs>500``; a bad expression names the valid operators and paths."""
+    match = _EXPR.match(text)
+    if not match:
+        raise ConfigError(f"--fail-on {text!r} is not PATH OP NUMBER; operators: "
+                          f"{' '.join(OPERATORS)}; e.g. 'drift.pairs>500'.")
+    path, op, limit = match.groups()
+    if path not in SUMMARY_PATHS:
+        raise ConfigError(f"--fail-on {text!r}: {path!r} is not a summary.json figure; "
+                          f"valid paths: {', '.join(SUMMARY_PATHS)}.")
+    return Threshold(text=text.strip(), path=path, op=op, limit=float(limit))
+
+
+def parse_thresholds(texts: Sequence[str]) -> tuple[Threshold, ...]:
+    return tuple(parse_threshold(t) for t in texts)
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What one report run needs; ``parameters`` are extra notebook parameters by name."""
+
+    source: str = "sample"
+    dynamics: Path | None = None
+    strivacity: Path | None = None
+    runs_dir: Path = Path("data/runs")
+    label: str | None = None
+    fail_on: tuple[str, ...] = ()
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    notebook: Path = NOTEBOOK
+    cell_timeout: int = 3600
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: its folder, exit code, the breached thresholds and any error."""
+
+    run_dir: Path
+    exit_code: int
+    outcome: str
+    html: Path | None
+    summary: dict[str, Any] | None
+    breaches: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def notebook_parameters(options: ReportOptions) -> dict[str, Any]:
+    """The parameters papermill injects, after refusing secret-looking or unknown names."""
+    if options.source not in SOURCES:
+        raise ConfigError(f"--source {options.source!r} is not known; valid: {', '.join(SOURCES)}.")
+    if options.source == "files" and not (options.dynamics and options.strivacity):
+        raise ConfigError("--source files needs both --dynamics FILE and --strivacity FILE.")
+    if options.label is not None and not _LABEL.match(options.label):
+        raise ConfigError(f"--label {options.label!r} may only hold letters, digits, '_', '.' "
+                          "and '-' (at most 64); pick a plain label such as 'nightly'.")
+    params: dict[str, Any] = {"source": options.source, **options.parameters}
+    if options.dynamics:
+        params["dynamics_path"] = str(Path(options.dynamics).resolve())
+    if options.strivacity:
+        params["strivacity_path"] = str(Path(options.strivacity).resolve())
+    _refuse_secrets(params)
+    _refuse_unknown(params, options.notebook)
+    return params
+
+
+def _refuse_secrets(params: Mapping[str, Any]) -> None:
+    secrets = {os.environ[v] for v in SECRET_ENV if os.environ.get(v)}
+    for name, value in params.items():
+        if SECRET_NAME.search(name):
+            raise ConfigError(f"parameter {name!r} looks like a secret; parameters are written "
+                              "in clear into the run folder. Put it in the environment instead "
+                              "(e.g. AZURE_CLIENT_SECRET), where recon reads its settings.")
+        if str(value) in secrets:
+            raise ConfigError(f"parameter {name!r} holds the value of a secret environment "
+                              "variable; remove it, the kernel reads secrets from the environment.")
+
+
+def _refuse_unknown(params: Mapping[str, Any], notebook: Path) -> None:
+    import papermill as pm
+    known = pm.inspect_notebook(str(notebook))
+    for name in params:
+        if name not in known:
+            raise ConfigError(f"parameter {name!r} is not a parameter of {notebook.name}; "
+                              f"valid: {', '.join(sorted(known))}.")
+
+
+def run_report(options: ReportOptions) -> RunOutcome:
+    """Execute the report notebook into a new stamped run folder and judge the thresholds."""
+    thresholds = parse_thresholds(options.fail_on)
+    params = notebook_parameters(options)
+    run_dir = _new_run_dir(Path(options.runs_dir), options.label)
+    params = {**params, "run_dir": str(run_dir.resolve()),
+              "runs_dir": str(Path(options.runs_dir).resolve())}
+    started = _now()
+    error = _execute(options, params, run_dir / "report.ipynb")
+    html = _export_html(run_dir / "report.ipynb", run_dir / "report.html")
+    summary = _read_summary(run_dir)
+    breaches = tuple(t.text for t in thresholds if summary and t.exceeded(summary))
+    if error is None and summary is None:
+        error = "the notebook finished without writing summary.json"
+    code = EXIT_FAILED if error else EXIT_THRESHOLD if breaches else EXIT_OK
+    outcome = RunOutcome(run_dir=run_dir, exit_code=code, html=html, summary=summary,
+                         outcome={EXIT_OK: "ok", EXIT_FAILED: "failed"}.get(code, "threshold"),
+                         breaches=breaches, error=error)
+    _write_run_json(outcome, params, thresholds, started)
+    return outcome
+
+
+def _new_run_dir(runs_dir: Path, label: str | None) -> Path:
+    """``<runs_dir>/<UTC stamp>[-label]``; a run started in the same second gets ``.2``, ``.3``."""
+    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + (f"-{label}" if label else "")
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    candidate, n = runs_dir / name, 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = runs_dir / f"{name}.{n}"
+
+
+def _execute(options: ReportOptions, params: dict[str, Any], output: Path) -> str | None:
+    """Run the notebook with papermill; returns the error text when a cell raised, else None."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+    try:
+        with _kernel_environment():
+            pm.execute_notebook(str(options.notebook), str(output), parameters=params,
+                                kernel_name=_kernel_name(), progress_bar=False,
+                                cwd=str(options.notebook.parent),
+                                execution_timeout=options.cell_timeout)
+    except PapermillExecutionError as exc:
+        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+    except (RuntimeError, OSError, ValueError) as exc:  # kernel died or could not start
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@contextmanager
+def _kernel_environment() -> Iterator[None]:
+    """Set KERNEL_ENV for the kernel papermill starts (it inherits ours), then restore."""
+    saved = {k: os.environ.get(k) for k in KERNEL_ENV}
+    os.environ.update(KERNEL_ENV)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _kernel_name() -> str:
+    """``python3`` running this interpreter; registers it in sys.prefix when it would not."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    python_names = {"python", "python3", f"python3.{sys.version_info[1]}"}
+    try:
+        argv0 = KernelSpecManager().get_kernel_spec("python3").argv[0]
+    except NoSuchKernel:
+        argv0 = ""
+    if argv0 in python_names or (argv0 and Path(argv0).resolve() == Path(sys.executable).resolve()):
+        return "python3"
+    from ipykernel.kernelspec import install
+    install(prefix=sys.prefix)
+    os.environ["JUPYTER_PREFER_ENV_PATH"] = "1"
+    return "python3"
+
+
+def _export_html(notebook: Path, target: Path) -> Path | None:
+    """HTML with code hidden and charts inline; works offline. None if there is no notebook."""
+    if not notebook.is_file():
+        return None
+    import nbformat
+    from nbconvert import HTMLExporter
+    exporter = HTMLExporter(template_name="lab", exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True,
+                            require_js_url=_NO_SCRIPT, mathjax_url=_NO_SCRIPT)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def _read_summary(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / "summary.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _write_run_json(outcome: RunOutcome, params: Mapping[str, Any],
+                    thresholds: Sequence[Threshold], started: str) -> None:
+    import pandas as pd
+    record = {"parameters": dict(params), "started": started, "finished": _now(),
+              "outcome": outcome.outcome, "exit_code": outcome.exit_code, "error": outcome.error,
+              "fail_on": [t.text for t in thresholds], "breaches": list(outcome.breaches),
+              "notebook": "report.ipynb", "html": outcome.html.name if outcome.html else None,
+              "versions": {"recon": version("recon"), "pandas": pd.__version__,
+                           "python": platform.python_version()}}
+    (outcome.run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n",
+                                              encoding="utf-8")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------- the `recon report` command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``recon report``; the CLI wires them into its sub-command."""
+    parser.add_argument("--source", choices=SOURCES, default="sample",
+                        help="sample tenant (default), live pull (settings from the environment) "
+                             "or two export files")
+    parser.add_argument("--dynamics", type=Path, help="Dynamics contacts export (--source files)")
+    parser.add_argument("--strivacity", type=Path, help="Strivacity accounts export "
+                                                        "(--source files)")
+    parser.add_argument("--runs-dir", type=Path, default=Path("data/runs"),
+                        help="where run folders go (default data/runs)")
+    parser.add_argument("--label", help="suffix of the run folder name, e.g. nightly")
+    parser.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
+                        help="exit 3 when e.g. 'drift.pairs>500' or 'dynamics.duplicate_groups>0' "
+                             "holds (dotted path into summary.json; repeatable)")
+
+
+def options_from_args(args: argparse.Namespace) -> ReportOptions:
+    """ReportOptions from parsed ``recon report`` arguments."""
+    return ReportOptions(source=args.source, dynamics=args.dynamics, strivacity=args.strivacity,
+                         runs_dir=args.runs_dir, label=args.label, fail_on=tuple(args.fail_on))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Run the report, print where it went and why it ended as it did; returns the exit code."""
+    outcome = run_report(options_from_args(args))
+    print(f"run folder: {outcome.run_dir}")
+    if outcome.html:
+        print(f"report: {outcome.html}")
+    if outcome.error:
+        print(f"recon: the report failed: {outcome.error}. See {outcome.html or outcome.run_dir}.",
+              file=sys.stderr)
+    for breach in outcome.breaches:
+        print(f"recon: threshold exceeded: {breach}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def main_report(argv: Sequence[str] | None = None) -> int:
+    """``recon report`` on its own: parse, run, map errors to exit codes."""
+    parser = argparse.ArgumentParser(prog="recon report", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    try:
+        return cmd_report(parser.parse_args(argv))
+    except ReconError as exc:
+        print(f"recon: {exc}", file=sys.stderr)
+        return EXIT_INPUT

@@ -1,0 +1,65 @@
+"""Strivacity account exports (NDJSON / JSON lines, JSON array, CSV with dotted headers).
+
+Records are Admin API account objects; nested objects become dotted columns
+(``accountInfo.name.givenName``) and ``to_canonical`` resolves the attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from recon.errors import ConfigError, InputError
+from recon.fields import DEFAULT_FIELDS, FieldMap
+from recon.readers import LineOf, read_csv, read_json_document, read_json_lines
+from recon.strivacity.frame import flatten, to_canonical
+
+Reader = Callable[[str | Path], tuple[pd.DataFrame, LineOf | None, int | None]]
+
+
+def read_strivacity(path: str | Path, format: str | None = None,
+                    fields: FieldMap = DEFAULT_FIELDS) -> pd.DataFrame:
+    """Read a Strivacity account export into the canonical frame (DESIGN §3).
+
+    ``format`` is one of ``READERS`` (ndjson, jsonl, json, csv); by default it follows the
+    file extension. Bad input raises ``InputError`` naming the file, line and column.
+    """
+    frame, line_of, header_line = READERS[_format(path, format)](path)
+    return to_canonical(frame, fields, str(path), line_of=line_of, header_line=header_line)
+
+
+def _format(path: str | Path, format: str | None) -> str:
+    if format is not None:
+        if format.lower() not in READERS:
+            raise ConfigError(f"unknown Strivacity file format {format!r}; "
+                              f"valid: {', '.join(READERS)}.")
+        return format.lower()
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in READERS:
+        raise InputError(f"cannot tell the format from the extension {suffix!r}",
+                         file=str(path), fix=f"Pass format= one of {', '.join(READERS)}")
+    return suffix
+
+
+def _read_lines(path: str | Path) -> tuple[pd.DataFrame, LineOf | None, int | None]:
+    frame, line_of = read_json_lines(path)
+    return frame, line_of, None
+
+
+def _read_array(path: str | Path) -> tuple[pd.DataFrame, LineOf | None, int | None]:
+    return flatten(read_json_document(path)), None, None
+
+
+def _read_csv(path: str | Path) -> tuple[pd.DataFrame, LineOf | None, int | None]:
+    frame, line_of = read_csv(path)
+    return frame, line_of, 1
+
+
+READERS: dict[str, Reader] = {
+    "ndjson": _read_lines,
+    "jsonl": _read_lines,
+    "json": _read_array,
+    "csv": _read_csv,
+}

@@ -1,0 +1,117 @@
+"""Strivacity account records (flattened to dotted columns) into the canonical frame (DESIGN §3).
+
+Account records are Admin API ``AccountResponse`` objects. Flattened with ``sep="."`` their
+attributes appear under ``accountInfo.``, ``identities.local.metadata.`` or at the top level; an
+attribute path is looked up in that order, per record, the first non-empty value winning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recon.convert import (
+    Origin,
+    arrow,
+    as_string,
+    check_columns,
+    flags,
+    from_arrow,
+    guids,
+    record_ids,
+    timestamps,
+)
+from recon.errors import InputError
+from recon.fields import DEFAULT_FIELDS, MAPPED, RAW_PREFIX, STRIVACITY_COLUMNS, FieldMap
+from recon.normalize import STRING, email_key, phone, text
+
+ID = "id"
+TIMES = {"created_at": "createdAt", "updated_at": "updatedAt"}
+EMAIL_VERIFIED = "identities.email.verified"
+#: Where attribute values live in an account record, in lookup order ("" is the top level).
+ATTRIBUTE_ROOTS = ("accountInfo.", "identities.local.metadata.", "")
+#: Paths that name a part of the record itself rather than an attribute.
+RECORD_PATHS = ("identities.", "enabled")
+
+
+def flatten(records: Iterable[dict]) -> pd.DataFrame:
+    """Account records as one row each, nested objects spread over dotted columns."""
+    return pd.json_normalize(list(records), sep=".")
+
+
+def columns_for(path: str) -> tuple[str, ...]:
+    """The dotted columns that may hold ``path``, in lookup order."""
+    if path.startswith(RECORD_PATHS):
+        return (path,)
+    return tuple(f"{root}{path}" for root in ATTRIBUTE_ROOTS)
+
+
+def to_canonical(flat: pd.DataFrame, fields: FieldMap = DEFAULT_FIELDS, source: str = "<frame>",
+                 *, line_of: Callable[[int], int] | None = None,
+                 header_line: int | None = None) -> pd.DataFrame:
+    """Turn flattened account records into the canonical Strivacity frame.
+
+    ``line_of(i)`` gives record ``i``'s line in ``source`` (``header_line`` the CSV header's) for
+    errors; without them, errors name the record's position and id. Columns not used for a
+    canonical field follow as ``raw_<column>``. ``flat`` is not modified.
+    """
+    origin = Origin(source, line_of, header_line)
+    check_columns(flat.columns, (ID,), origin, "Strivacity account id")
+    email_paths = fields["email"].strivacity
+    if not any(c in flat.columns for p in email_paths for c in columns_for(p)):
+        raise InputError(f"no email column; looked for {list(email_paths)} in accountInfo, "
+                         "identities.local.metadata and the top level", file=source,
+                         line=header_line, fix="Export the primary email attribute or the "
+                         "email identifier, or map another attribute with --fields")
+    ids = record_ids(flat[ID], ID, origin, guid=False)
+    email = resolve(flat, email_paths)
+    key, status = email_key(email)
+    out: dict[str, pd.Series] = {"record_id": ids, "email": email,
+                                 "email_key": key, "email_status": status}
+    for name in MAPPED:
+        field = fields[name]
+        values = resolve(flat, field.strivacity)
+        out[name] = phone(values) if field.comparer == "phone" else text(values)
+    active = fields["active"].strivacity
+    out["active"] = flags(resolve(flat, active), active[0], origin, ids)
+    for name, column in TIMES.items():
+        out[name] = timestamps(_column(flat, column), column, origin, ids)
+    out["email_verified"] = flags(_column(flat, EMAIL_VERIFIED), EMAIL_VERIFIED, origin, ids)
+    out["link"] = guids(resolve(flat, (fields.link_attribute,)))
+    frame = pd.DataFrame({name: out[name] for name in STRIVACITY_COLUMNS})
+    used = {ID, EMAIL_VERIFIED, *TIMES.values(), *_attribute_columns(fields)}
+    extra = {f"{RAW_PREFIX}{c}": flat[c].reset_index(drop=True)
+             for c in flat.columns if c not in used}
+    if extra:
+        frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
+    return frame
+
+
+def resolve(flat: pd.DataFrame, paths: Sequence[str]) -> pd.Series:
+    """Per record, the first non-empty value among the columns of ``paths``, as STRING."""
+    found = [_blank_to_null(arrow(as_string(flat[c])))
+             for p in paths for c in columns_for(p) if c in flat.columns]
+    if not found:
+        return pd.Series(pd.NA, index=pd.RangeIndex(len(flat)), dtype=STRING)
+    merged = found[0] if len(found) == 1 else pc.coalesce(*found)
+    return from_arrow(merged)
+
+
+def _blank_to_null(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Whitespace-only counts as absent, so the next place an attribute may live is tried."""
+    blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), False)
+    return pc.if_else(blank, pa.scalar(None, pa.string()), values)
+
+
+def _column(flat: pd.DataFrame, name: str) -> pd.Series:
+    if name in flat.columns:
+        return flat[name].reset_index(drop=True)
+    return pd.Series(pd.NA, index=pd.RangeIndex(len(flat)), dtype=STRING)
+
+
+def _attribute_columns(fields: FieldMap) -> set[str]:
+    paths = [p for f in fields.fields for p in f.strivacity] + [fields.link_attribute]
+    return {c for p in paths for c in columns_for(p)}
