@@ -14,7 +14,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
 from recon.errors import ConfigError, HttpError, ReconError
+from recon.fields import load_fields
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_THRESHOLD, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 SAMPLE_DIR = Path("data/sample")
@@ -72,8 +75,55 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return serve_forever(args.rest)
 
 
+def cmd_pull(args: argparse.Namespace) -> int:
+    fields = load_fields(args.fields)
+    if args.side == "dynamics":
+        from recon.dynamics.pull import pull_dynamics_raw
+        raw = pull_dynamics_raw(fields=fields, streams=args.streams, delta=args.delta)
+        _write_raw(raw, args.out)
+        deleted = raw.attrs.get("deleted", ())
+        print(f"{len(raw)} contacts written to {args.out}"
+              + (f" ({len(deleted)} deleted since the last pull)" if args.delta else ""))
+    else:
+        from recon.strivacity.pull import pull_strivacity
+        frame = pull_strivacity(since=args.since, out=args.out, fields=fields)
+        print(f"{len(frame)} accounts written to {args.out}")
+    return EXIT_OK
+
+
+def _write_raw(raw: pd.DataFrame, out: Path) -> None:
+    """Raw Dataverse rows as parquet, csv or jsonl, by the extension of ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix == ".parquet":
+        raw.to_parquet(out, index=False)
+    elif suffix == ".csv":
+        raw.to_csv(out, index=False)
+    elif suffix in (".jsonl", ".ndjson"):
+        raw.to_json(out, orient="records", lines=True, force_ascii=False)
+    else:
+        raise ConfigError(f"--out {out}: unknown extension {suffix!r}; "
+                          "use .parquet, .csv or .jsonl.")
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    from recon.dynamics.pull import lookup
+    found = lookup(args.email)
+    if found.empty:
+        print(f"no contact has emailaddress1 = {args.email!r}")
+        return EXIT_OK
+    print(found.to_string(index=False))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from recon.runner import cmd_report as run
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="recon", description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(prog="recon", description="Reconcile Dynamics 365 contacts "
+                                     "with Strivacity accounts.",
                                      epilog="Exit codes: 0 ok, 1 failed, 2 bad input, "
                                             "3 threshold exceeded, 4 remote error.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -100,6 +150,28 @@ def build_parser() -> argparse.ArgumentParser:
                                         "Strivacity (options: --port, --dynamics, --strivacity, --faults)")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="emulator options")
     p.set_defaults(func=cmd_emulator)
+
+    p = sub.add_parser("pull", help="pull live data (settings from the environment)")
+    p.add_argument("side", choices=("dynamics", "strivacity"), help="which system to pull")
+    p.add_argument("--out", required=True, type=Path,
+                   help="dynamics: .parquet/.csv/.jsonl of raw rows; strivacity: .ndjson")
+    p.add_argument("--fields", type=Path, default=None, help="TOML field map")
+    p.add_argument("--streams", type=int, default=1,
+                   help="dynamics: parallel createdon ranges (default 1, at most 16)")
+    p.add_argument("--delta", type=Path, default=None,
+                   help="dynamics: change-tracking state file; the next pull applies changes only")
+    p.add_argument("--since", default=None,
+                   help="strivacity: only accounts updated since (ISO timestamp or -P1D)")
+    p.set_defaults(func=cmd_pull)
+
+    p = sub.add_parser("lookup", help="the Dynamics contacts whose primary email is EMAIL")
+    p.add_argument("email", help="the address to look up (quoted safely for OData)")
+    p.set_defaults(func=cmd_lookup)
+
+    from recon.runner import add_arguments
+    p = sub.add_parser("report", help="run the reconciliation report notebook into a run folder")
+    add_arguments(p)
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -11,6 +11,7 @@ import base64
 import html
 import io
 import json
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,12 +178,16 @@ def review_reasons(summary: dict[str, Any]) -> pd.DataFrame:
 
 
 def duplicate_groups(duplicates: pd.DataFrame) -> pd.DataFrame:
-    """One row per duplicate group: side, email key, size and the suggested survivor."""
-    survivors = duplicates[duplicates["suggested_survivor"].str.lower().isin(["true", "1", "yes"])]
-    groups = (duplicates.groupby(["side", "email_key"], sort=True)["group_size"].max()
-              .reset_index())
-    keep = survivors[["side", "email_key", "record_id"]].rename(columns={"record_id": "survivor"})
-    return groups.merge(keep, on=["side", "email_key"], how="left")
+    """One row per duplicate group: side, email key, size and the suggested survivor's id."""
+    flag = duplicates["suggested_survivor"].astype("string").str.lower()
+    boolean = flag.isin(["true", "false", "1", "0", "yes", "no"]).fillna(False).astype(bool)
+    # the column holds either the survivor's record id or a per-row true/false flag
+    survivor = duplicates["suggested_survivor"].astype("string").mask(boolean, pd.NA)
+    survivor = survivor.mask(flag.isin(["true", "1", "yes"]).fillna(False).astype(bool),
+                             duplicates["record_id"].astype("string"))
+    groups = duplicates.assign(survivor=survivor).groupby(["side", "email_key"], sort=True)
+    return groups.agg(group_size=("group_size", "max"), survivor=("survivor", "first")) \
+        .reset_index()
 
 
 def examples(frame: pd.DataFrame, n: int = 5, by: str | None = None) -> pd.DataFrame:
@@ -204,7 +209,7 @@ def run_history(runs_dir: str | Path = "") -> pd.DataFrame:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         meta_file = folder / "run.json"
         meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
-        rows.append({"run": folder.name, "started": meta.get("started"),
+        rows.append({"run": folder.name, "started": meta.get("started", _stamp(folder.name)),
                      "dynamics_match_rate_%": _rate(summary["dynamics"]),
                      "strivacity_match_rate_%": _rate(summary["strivacity"]),
                      "drift_pairs": summary["drift"]["pairs"],
@@ -213,6 +218,12 @@ def run_history(runs_dir: str | Path = "") -> pd.DataFrame:
     columns = ["run", "started", "dynamics_match_rate_%", "strivacity_match_rate_%",
                "drift_pairs", "duplicate_groups", "review"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _stamp(name: str) -> str | None:
+    """The ISO time in a run folder name like 20260101T060000Z-nightly, if it has one."""
+    match = re.match(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z", name)
+    return "{}-{}-{}T{}:{}:{}Z".format(*match.groups()) if match else None
 
 
 # ---------------------------------------------------------------- charts (static PNG)
@@ -347,7 +358,7 @@ def drift_for(drift: pd.DataFrame, field: str = "") -> pd.DataFrame:
 
 
 def export_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a selection as UTF-8 CSV by the run folder's rules (formulas neutralised, blanks empty)."""
+    """Write a selection as UTF-8 CSV by the run-folder rules: formulas defused, blanks empty."""
     from recon.outputs import safe_csv
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

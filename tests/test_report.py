@@ -35,7 +35,7 @@ def _write_run(folder: Path, summary: dict, started: str | None = None) -> Path:
         "email,ann@x.com,d1,s1\nlink,bob@x.com,d2,s2\n")
     (folder / "duplicates.csv").write_text(
         "side,email_key,record_id,group_size,suggested_survivor\n"
-        "dynamics,cy@x.com,d4,2,False\ndynamics,cy@x.com,d3,2,True\n")
+        "dynamics,cy@x.com,d4,2,d3\ndynamics,cy@x.com,d3,2,d3\n")
     (folder / "drift.csv").write_text(
         "contactid,strivacity_id,email_key,field,dynamics_value,strivacity_value,action\n"
         "d1,s1,ann@x.com,given_name,Anne,Ann,update_dynamics\n"
@@ -116,6 +116,13 @@ def test_duplicate_groups_one_row_per_group_with_survivor(view: rr.RunView) -> N
         {"side": "dynamics", "email_key": "cy@x.com", "group_size": 2, "survivor": "d3"}]
 
 
+def test_duplicate_groups_also_read_a_true_false_survivor_flag() -> None:
+    flags = pd.DataFrame({"side": ["strivacity"] * 2, "email_key": ["z@x.com"] * 2,
+                          "record_id": ["s7", "s8"], "group_size": [2, 2],
+                          "suggested_survivor": ["false", "true"]})
+    assert rr.duplicate_groups(flags)["survivor"].tolist() == ["s8"]
+
+
 def test_examples_are_stable_and_per_group(view: rr.RunView) -> None:
     per_field = rr.examples(view.drift, 1, by="field")
     assert per_field["field"].tolist() == ["city", "given_name"]
@@ -136,13 +143,14 @@ def test_charts_draw_what_the_summary_says() -> None:
 
 def test_history_lists_finished_runs_oldest_first(tmp_path: Path) -> None:
     _write_run(tmp_path / "20260102T000000Z", _summary(drift_pairs=5), "2026-01-02T00:00:00Z")
+    # the first run has no run.json: its start comes from the folder's stamp
     _write_run(tmp_path / "20260101T000000Z", _summary(drift_pairs=3, dup_groups=2))
     (tmp_path / "20260103T000000Z-failed").mkdir()  # no summary.json: not a finished run
     history = rr.run_history(tmp_path)
     assert history["run"].tolist() == ["20260101T000000Z", "20260102T000000Z"]
     assert history["drift_pairs"].tolist() == [3, 5]
     assert history["duplicate_groups"].tolist() == [2, 1]
-    assert history["started"].tolist()[1] == "2026-01-02T00:00:00Z"
+    assert history["started"].tolist() == ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"]
     assert rr.latest_run(tmp_path) == tmp_path / "20260102T000000Z"
     chart = rr.history_chart(history)
     assert list(chart.axes[1].lines[0].get_ydata()) == [3, 5]

@@ -41,22 +41,19 @@ class Batches:
     update_strivacity: pd.DataFrame
 
 
-def _selected(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
-    """Rows under ``mask``, sorted by record id, with a fresh RangeIndex."""
-    rows = frame.iloc[np.flatnonzero(mask)]
-    order = pc.sort_indices(strings(rows["record_id"])).to_numpy()
-    return rows.iloc[order].reset_index(drop=True)
-
-
-def _only_active(frame: pd.DataFrame, bucket: np.ndarray) -> pd.DataFrame:
+def _only_active(frame: pd.DataFrame, bucket: np.ndarray, fields: FieldMap) -> pd.DataFrame:
+    """The side's active ``only`` records (the columns batches use), sorted by record id."""
     active = frame["active"].fillna(False).to_numpy(dtype=bool)
-    return _selected(frame, (bucket == ONLY) & active)
+    chosen = np.flatnonzero((bucket == ONLY) & active)
+    order = chosen[pc.sort_indices(strings(frame["record_id"]).take(pa.array(chosen))).to_numpy()]
+    columns = dict.fromkeys(["record_id", "phone", *map(compared_column, fields.fields)])
+    return frame[list(columns)].iloc[order].reset_index(drop=True)
 
 
 def migrate_to_strivacity(dynamics: pd.DataFrame, pairing: Pairing,
                           fields: FieldMap) -> pd.DataFrame:
     """Active Dynamics-only contacts as flat rows with Strivacity paths for column names."""
-    rows = _only_active(dynamics, pairing.dynamics.bucket)
+    rows = _only_active(dynamics, pairing.dynamics.bucket, fields)
     phone = rows["phone"]
     out = {"language": pd.Series([LANGUAGE] * len(rows), dtype=STRING),
            EMAIL_ID: rows["email_key"],
@@ -73,7 +70,7 @@ def create_in_dynamics(strivacity: pd.DataFrame, pairing: Pairing,
                        fields: FieldMap) -> pd.DataFrame:
     """Enabled Strivacity-only accounts as contact columns; ``strivacity_id`` is kept for
     tracing and is not part of the contact body."""
-    rows = _only_active(strivacity, pairing.strivacity.bucket)
+    rows = _only_active(strivacity, pairing.strivacity.bucket, fields)
     out = {"strivacity_id": rows["record_id"]}
     for field in fields.fields:
         if field.comparer != "bool":

@@ -37,6 +37,15 @@ def take(values: pd.Series, positions: np.ndarray) -> pa.Array:
     return pa.array(values.array[positions])
 
 
+def distinct_sorted(values: pd.Series) -> int:
+    """Number of distinct values in a sorted column without hashing (count of value changes)."""
+    array = strings(values)
+    if len(array) == 0:
+        return 0
+    changes = pc.not_equal(array.slice(1), array.slice(0, len(array) - 1))
+    return 1 + int(pc.sum(pc.fill_null(changes, True)).as_py() or 0)
+
+
 def times(values: pd.Series) -> np.ndarray:
     """A datetime column as UTC ``datetime64[ns]`` (NaT where missing) for comparisons."""
     return values.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT"))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from recon.engine.batches import Batches
-from recon.engine.keys import DYNAMICS, STRIVACITY
+from recon.engine.keys import DYNAMICS, STRIVACITY, distinct_sorted
 from recon.engine.lines import LINES, Line
 from recon.engine.pairing import BUCKETS, REASONS, Pairing, Side
 from recon.fields import FieldMap
@@ -88,7 +88,6 @@ def summarize(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pairing
               batch_counts: dict[str, int]) -> dict[str, Any]:
     """summary.json (DESIGN §7); every review reason and mapped field is present, zero or not."""
     groups = duplicates.groupby("side")["email_key"].nunique()
-    pair_keys = drift["contactid"]
     per_field = drift.groupby("field")["contactid"].nunique()
     by_link = int(pairing.pair_by_link.sum())
     return {
@@ -96,7 +95,7 @@ def summarize(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pairing
         STRIVACITY: side_summary(pairing.strivacity, strivacity, int(groups.get(STRIVACITY, 0))),
         "pairs": {"total": len(pairing.pair_dynamics), "by_link": by_link,
                   "by_email": len(pairing.pair_dynamics) - by_link},
-        "drift": {"pairs": int(pair_keys.nunique()),
+        "drift": {"pairs": distinct_sorted(drift["contactid"]),
                   "fields": {name: int(per_field.get(name, 0)) for name in fields.names}},
         "batches": {name: int(batch_counts[name]) for name in BATCH_NAMES},
     }

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 from recon.engine import batches as batch
 from recon.engine.drift import compared_column, drift
 from recon.engine.duplicates import duplicate_groups
-from recon.engine.keys import DYNAMICS, STRIVACITY, series, strings
+from recon.engine.keys import DYNAMICS, STRIVACITY, distinct_sorted, series, strings
 from recon.engine.matches import matched_pairs
 from recon.engine.pairing import BUCKETS, REASONS, REVIEW, Side, pair
 from recon.engine.result import Reconciliation, summarize
@@ -86,7 +86,7 @@ def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
                         _review(strivacity, pairing.strivacity, STRIVACITY)], ignore_index=True)
     counts = {"migrate_to_strivacity": len(decided.migrate_to_strivacity),
               "create_in_dynamics": len(decided.create_in_dynamics),
-              "update_dynamics": decided.update_dynamics["contactid"].nunique(),
-              "update_strivacity": decided.update_strivacity["accountId"].nunique()}
+              "update_dynamics": distinct_sorted(decided.update_dynamics["contactid"]),
+              "update_strivacity": distinct_sorted(decided.update_strivacity["accountId"])}
     summary = summarize(dynamics, strivacity, pairing, duplicates, changes, fields, counts)
     return Reconciliation(pairs.frame, duplicates, changes, review, buckets, decided, summary)
