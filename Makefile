@@ -20,6 +20,11 @@ test: $(STAMP)
 	$(BIN)/mypy recon
 	PYTHONHASHSEED=0 RECON_PROGRESS=0 $(BIN)/pytest
 
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,bench,lab]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name recon --display-name "recon (.venv)"
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/reconcile_bench.py
 

@@ -41,7 +41,7 @@ def _base(rows: tuple[dict[str, Any], ...], active_name: str) -> dict[str, pd.Se
         cols[name] = normalize.phone(raw) if name == "phone" else normalize.text(raw)
     cols["active"] = _column(rows, active_name, True).astype("boolean")
     for name, short in (("created_at", "created"), ("updated_at", "updated")):
-        stamps = pd.to_datetime(_column(rows, short, _DEFAULT_TIME), utc=True)
+        stamps = pd.to_datetime(_column(rows, short, _DEFAULT_TIME), utc=True, format="ISO8601")
         cols[name] = stamps.astype("datetime64[ns, UTC]")
     return cols
 

@@ -216,6 +216,18 @@ def test_xlsx_export_to_excel(tmp_path: Path) -> None:
     assert frame["raw_modifiedon_local"].iloc[0] == "3/2/2024 12:00 PM"
 
 
+def test_csv_saved_from_an_excel_export(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("(Do Not Modify) Contact,(Do Not Modify) Row Checksum,"
+                    "(Do Not Modify) Modified On,Email,Last Name,Status\n"
+                    f"{GUID},abc,2024-03-02T11:00:00Z,jo@example.com,Roe,Active\n",
+                    encoding="utf-8")
+    frame = read_dynamics(path)
+    assert frame[["record_id", "email_key", "family_name"]].iloc[0].tolist() == [
+        GUID, "jo@example.com", "Roe"]
+    assert frame["active"].tolist() == [True]
+
+
 def test_xlsx_bad_status_names_the_sheet_row(tmp_path: Path) -> None:
     path = excel_export(tmp_path / "c.xlsx", [
         [GUID, "a", None, "", "a@x.com", "", "", None, None, "Active", None],

@@ -98,7 +98,8 @@ def test_phone_missing_is_na() -> None:
 printable = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
 emailish = st.builds(lambda a, b, c: f"{a}@{b}.{c}",
                      st.text("abcXYZ.+_-ë0\u00a0 ", min_size=0, max_size=10),
-                     st.text("abcdüé-.", min_size=0, max_size=10), st.sampled_from(["com", "de", ""]))
+                     st.text("abcdüé-.", min_size=0, max_size=10),
+                     st.sampled_from(["com", "de", ""]))
 
 
 @settings(max_examples=200, deadline=None)

@@ -92,7 +92,11 @@ def _format(path: str | Path, format: str | None) -> str:
 
 
 def _read_csv(path: str | Path) -> Rows:
+    """Logical-name CSV, or an Excel export saved as CSV (display names, hidden id column)."""
     frame, line_of = read_csv(path)
+    if "contactid" not in frame.columns and any(
+            str(c).lower() == "(do not modify) contact" for c in frame.columns):
+        frame = frame.set_axis(_logical_names([str(c) for c in frame.columns], path), axis=1)
     return Rows(frame, line_of, header_line=1)
 
 

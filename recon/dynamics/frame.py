@@ -46,7 +46,7 @@ def to_canonical(raw: pd.DataFrame, fields: FieldMap = DEFAULT_FIELDS, source: s
     """Turn contact rows keyed by logical names into the canonical Dynamics frame.
 
     ``line_of(i)`` gives row ``i``'s line in ``source`` (``header_line`` the header's) so errors
-    can point at them; without lines, errors name the row's position and contact id.
+    can point at them; without ``line_of``, errors name the row's position and contact id.
     Unmapped columns follow the canonical ones as ``raw_<name>``. ``raw`` is not modified.
     """
     origin = Origin(source, line_of, header_line)

@@ -94,8 +94,8 @@ def _links(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
     target = _link_targets(dynamics, strivacity)
     has_link = strivacity["link"].notna().to_numpy()
     resolved = target >= 0
-    per_contact = np.bincount(target[resolved], minlength=len(dynamics))
-    shared = resolved & (per_contact[np.maximum(target, 0)] > 1)
+    per_contact = np.bincount(target[resolved], minlength=len(dynamics) + 1)  # -1: last slot
+    shared = resolved & (per_contact[target] > 1)
     linked = resolved & ~shared
     pair_s = np.flatnonzero(linked)
     pair_d = target[pair_s]
@@ -152,8 +152,11 @@ def _secondary(dynamics: pd.DataFrame, strivacity: pd.DataFrame, d: Side, s: Sid
     """Hold a Dynamics-only contact and the Strivacity-only account its secondary email names."""
     s_only = np.flatnonzero(s.bucket == ONLY)
     only_keys = strings(strivacity["email_key"]).take(pa.array(s_only))
-    d_only = np.flatnonzero(d.bucket == ONLY)
+    only = d.bucket == ONLY  # before this loop moves any: a contact may name two accounts
     for column in ("email2_key", "email3_key"):
+        d_only = np.flatnonzero(only & dynamics[column].notna().to_numpy())
+        if len(d_only) == 0:
+            continue
         found = pc.index_in(strings(dynamics[column]).take(pa.array(d_only)), value_set=only_keys)
         found = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
         hit = found >= 0

@@ -9,14 +9,24 @@ tally, so the truth follows what was written.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
 from recon.sample import truth as t
-from recon.sample.pools import (BASE, DOMAINS, FAMILY, GIVEN, LANGUAGES, MIDDLE, PLACES,
-                                SPAN_SECONDS, STREETS, ascii_local)
+from recon.sample.pools import (
+    BASE,
+    DOMAINS,
+    FAMILY,
+    GIVEN,
+    LANGUAGES,
+    MIDDLE,
+    PLACES,
+    SPAN_SECONDS,
+    STREETS,
+    ascii_local,
+)
 from recon.sample.records import Account, Contact, Profile
 from recon.sample.spec import Plan, SampleSpec
 
@@ -105,7 +115,7 @@ def _drifted(profile: Profile, d: Draws, j: int) -> tuple[Profile, str]:
              "street": f"{house + 2} {STREETS[si]}",
              "city": PLACES[(pi + 1) % len(PLACES)][0],
              "postal_code": f"{PLACES[pi][2]}{(zip2 + 1) % 100:02d}"}[name]
-    return replace(profile, **{name: value}), name
+    return profile._replace(**{name: value}), name
 
 
 def _contact(d: Draws, j: int, profile: Profile, second: bool = False,
@@ -156,11 +166,11 @@ def bulk_person(role: int, d: Draws, j: int, number: int
     if role == STRIVACITY_ONLY:
         return [], [_account(d, j, theirs, active=active)], outcome("only_strivacity", state)
     if role == DYNAMICS_DUP:
-        shout = replace(ours, email=f"{ours.email}".upper())
+        shout = ours._replace(email=f"{ours.email}".upper())
         return ([_contact(d, j, ours), _contact(d, j, shout, second=True, active=False)], [],
                 outcome("dup_dynamics"))
     if role == STRIVACITY_DUP:
-        shout = replace(theirs, email=f"{theirs.email}".upper())
+        shout = theirs._replace(email=f"{theirs.email}".upper())
         return ([], [_account(d, j, theirs), _account(d, j, shout, second=True, active=False)],
                 outcome("dup_strivacity"))
     raise ValueError(f"slot role {role} is not a bulk role")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from recon.sample import truth as t
@@ -29,13 +29,34 @@ class Case:
     tally: t.Tally
     notes: dict[str, Any] = field(default_factory=dict)
 
+    def review(self) -> dict[str, str]:
+        """Record id -> reason for the records this case holds out for review.
+
+        Unless a case names them (``notes["review"]``), every record of a side the tally sends
+        to review is held out, for the one reason the tally gives.
+        """
+        if "review" in self.notes:
+            return dict(self.notes["review"])
+        held: dict[str, str] = {}
+        for side, records in (("dynamics", self.contacts), ("strivacity", self.accounts)):
+            prefix = f"{side}.review_reasons."
+            reasons = {k[len(prefix):]: v for k, v in self.tally.items() if k.startswith(prefix)}
+            if not reasons:
+                continue
+            if len(reasons) != 1 or sum(reasons.values()) != len(records):
+                raise ValueError(f"case {self.name}: name its review records in notes")
+            held.update({r.id: next(iter(reasons)) for r in records})
+        return held
+
     def to_json(self) -> dict[str, Any]:
         """The case as truth.json lists it."""
         out = {"description": self.description,
                "dynamics": [c.id for c in self.contacts],
                "strivacity": [a.id for a in self.accounts],
                "expect": dict(sorted(self.tally.items()))}
-        return {**out, **self.notes}
+        review = self.review()
+        notes = {k: v for k, v in self.notes.items() if k != "review"}
+        return {**out, **({"review": review} if review else {}), **notes}
 
 
 def _case(name: str, description: str, contacts: list[Contact], accounts: list[Account],
@@ -59,7 +80,7 @@ def _pairs(mk: Maker) -> list[Case]:
                        "identities.local.metadata", [c], [mk.linked(c, in_metadata=True)],
                        t.link_pair()))
     c = mk.contact(mk.profile())
-    moved = replace(c.profile, email=f"moved.{c.profile.email}")
+    moved = c.profile._replace(email=f"moved.{c.profile.email}")
     cases.append(_case("link_email_changed", "linked pair whose email changed in Strivacity: "
                        "pairs by link, email drift, update_dynamics", [c],
                        [mk.linked(c, moved)], t.link_pair() + t.drift("email")))
@@ -85,7 +106,7 @@ def _email_variants(mk: Maker) -> list[Case]:
     cases = []
     for name, (what, dynamics, strivacity) in variants.items():
         c = mk.contact(mk.profile(email=dynamics))
-        a = mk.account(replace(c.profile, email=strivacity))
+        a = mk.account(c.profile._replace(email=strivacity))
         cases.append(_case(name, f"email pair: {what}", [c], [a], t.email_pair()))
     c = mk.contact(mk.profile())
     cases.append(_case("email_identifier_only", "account email only in identities.email.id "
@@ -96,7 +117,7 @@ def _email_variants(mk: Maker) -> list[Case]:
                        "identities.local.metadata: pairs by email",
                        [c], [mk.account(c.profile, in_metadata=True)], t.email_pair()))
     c = mk.contact(mk.profile(family_name="Hartley"))
-    a = mk.account(replace(c.profile, family_name="Hartley-Moss"))
+    a = mk.account(c.profile._replace(family_name="Hartley-Moss"))
     cases.append(_case("email_pair_drift", "email pair with family_name drift: one "
                        "update_dynamics line and one update_strivacity line (link)", [c], [a],
                        t.email_pair() + t.drift("family_name")))
@@ -105,14 +126,15 @@ def _email_variants(mk: Maker) -> list[Case]:
 
 def _email_in_use(mk: Maker) -> Case:
     c1 = mk.contact(mk.profile())
-    a1 = mk.linked(c1, replace(c1.profile, email=f"new.{c1.profile.email}"))
+    a1 = mk.linked(c1, c1.profile._replace(email=f"new.{c1.profile.email}"))
     a2 = mk.account(mk.profile(email=c1.profile.email))
     c3 = mk.contact(mk.profile(email=a1.profile.email))
     return _case("email_in_use", "link pair with changed email (email drift); a second account "
                  "holds the contact's email and a second contact the account's: both email_in_use",
                  [c1, c3], [a1, a2],
                  t.link_pair() + t.drift("email") + t.review("dynamics", "email_in_use")
-                 + t.review("strivacity", "email_in_use"))
+                 + t.review("strivacity", "email_in_use"),
+                 review={c3.id: "email_in_use", a2.id: "email_in_use"})
 
 
 EARLY = "2020-01-15T10:00:00.000"
@@ -122,7 +144,7 @@ def _duplicates(mk: Maker) -> list[Case]:
     """Duplicate groups per side; the survivor is active first, then most recently updated."""
     p = mk.profile()
     keep = mk.contact(p, created=EARLY, updated="2024-11-02T09:00:00.000")
-    other = mk.contact(replace(p, email=f"{p.email}".upper() + " "), active=False,
+    other = mk.contact(p._replace(email=f"{p.email}".upper() + " "), active=False,
                        created=EARLY, updated="2024-12-01T09:00:00.000")
     group2 = _case("duplicate_dynamics_2", "two contacts share a key (case variant); the "
                    "active one survives although the inactive one is newer", [keep, other], [],
@@ -135,7 +157,7 @@ def _duplicates(mk: Maker) -> list[Case]:
                    suggested_survivor=trio[1].id)
     p = mk.profile()
     off = mk.account(p, active=False, created=EARLY, updated="2024-12-20T08:00:00.000")
-    on = mk.account(replace(p, email=f"{p.email}".title()), created=EARLY,
+    on = mk.account(p._replace(email=f"{p.email}".title()), created=EARLY,
                     updated="2024-06-20T08:00:00.000")
     group_s = _case("duplicate_strivacity_2", "two accounts share a key; the enabled one "
                     "survives although the disabled one is newer", [], [off, on],
@@ -223,7 +245,7 @@ def _drift(mk: Maker) -> list[Case]:
         c = mk.contact(mk.profile(**{name: ours}))
         cases.append(_case(f"drift_{name}", f"link pair, {name} {ours!r} vs {theirs!r}: "
                            "Strivacity wins, update_dynamics", [c],
-                           [mk.linked(c, replace(c.profile, **{name: theirs}))],
+                           [mk.linked(c, c.profile._replace(**{name: theirs}))],
                            t.link_pair() + t.drift(name)))
     c = mk.contact(mk.profile())
     cases.append(_case("drift_active_disabled", "active contact, disabled account: active "
@@ -236,21 +258,21 @@ def _drift(mk: Maker) -> list[Case]:
     c = mk.contact(mk.profile(given_name="Marta"))
     cases.append(_case("drift_blank_winner", "Strivacity lacks givenName: blank never "
                        "overwrites, drift row with action report", [c],
-                       [mk.linked(c, replace(c.profile, given_name=None))],
+                       [mk.linked(c, c.profile._replace(given_name=None))],
                        t.link_pair() + t.drift("given_name", update=False)))
     c = mk.contact(mk.profile(city=None))
     cases.append(_case("drift_fill_dynamics_blank", "Dynamics city blank, Strivacity has one: "
                        "update_dynamics fills it", [c],
-                       [mk.linked(c, replace(c.profile, city="Pflugerville"))],
+                       [mk.linked(c, c.profile._replace(city="Pflugerville"))],
                        t.link_pair() + t.drift("city")))
     c = mk.contact(mk.profile(given_name="anna"))
     cases.append(_case("drift_case_only", "given_name 'anna' vs 'Anna': case is kept, so drift",
-                       [c], [mk.linked(c, replace(c.profile, given_name="Anna"))],
+                       [c], [mk.linked(c, c.profile._replace(given_name="Anna"))],
                        t.link_pair() + t.drift("given_name")))
     c = mk.contact(mk.profile(given_name="Robert", city="Dallas", postal_code="75201"))
-    theirs = replace(c.profile, given_name="Bob", city="Plano", postal_code="75024")
+    bob = c.profile._replace(given_name="Bob", city="Plano", postal_code="75024")
     cases.append(_case("drift_many", "three fields differ in one pair: one update_dynamics line",
-                       [c], [mk.linked(c, theirs)],
+                       [c], [mk.linked(c, bob)],
                        t.link_pair() + t.drift("given_name", "city", "postal_code")))
     return cases + _not_drift(mk)
 
@@ -259,15 +281,15 @@ def _not_drift(mk: Maker) -> list[Case]:
     """Differences the comparers must ignore."""
     c = mk.contact(mk.profile(phone="+1 512 555 0118"))
     phone = _case("no_drift_phone_format", "'+1 512 555 0118' vs '+15125550118': same E.164",
-                  [c], [mk.linked(c, replace(c.profile, phone="+15125550118"))], t.link_pair())
+                  [c], [mk.linked(c, c.profile._replace(phone="+15125550118"))], t.link_pair())
     c = mk.contact(mk.profile(given_name="José", family_name="Núñez", city="Zürich"))
     nfd = {k: unicodedata.normalize("NFD", v) for k, v in
            (("given_name", "José"), ("family_name", "Núñez"), ("city", "Zürich"))}
     forms = _case("no_drift_unicode_forms", "names NFC in Dynamics, NFD in Strivacity: equal "
-                  "after NFC", [c], [mk.linked(c, replace(c.profile, **nfd))], t.link_pair())
+                  "after NFC", [c], [mk.linked(c, c.profile._replace(**nfd))], t.link_pair())
     c = mk.contact(mk.profile(given_name="  Mary   Ann ", street="5  Oak   Ave"))
     spaces = _case("no_drift_whitespace", "extra spaces only: trimmed and collapsed, no drift",
-                   [c], [mk.linked(c, replace(c.profile, given_name="Mary Ann",
+                   [c], [mk.linked(c, c.profile._replace(given_name="Mary Ann",
                                               street="5 Oak Ave"))], t.link_pair())
     return [phone, forms, spaces]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from recon.sample.records import Account, Contact, Profile
@@ -41,7 +40,7 @@ LANGUAGES = ("en-US", "en-US", "en-US", "de-DE", "fr-FR", "hu-HU")
 
 
 def ascii_local(name: str) -> str:
-    """An email-safe lower-case ASCII form of a name (``Zoë`` -> ``zoe``, ``O'Brien`` -> ``obrien``)."""
+    """An email-safe ASCII local part of a name (``Zoë`` -> ``zoe``, ``O'Brien`` -> ``obrien``)."""
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     return "".join(ch for ch in folded.lower() if ch.isalnum())
 
@@ -82,7 +81,7 @@ class Maker:
             phone=f"+1512555{rng.randrange(10000):04d}",
             street=f"{rng.randrange(1, 999)} {rng.choice(STREETS)}", city=city, region=region,
             postal_code=f"{postal}{rng.randrange(100):02d}", country=country)
-        return replace(base, **values)
+        return base._replace(**values)
 
     def times(self) -> tuple[str, str]:
         """Creation and a later modification time, both before ``BASE``."""
