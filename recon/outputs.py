@@ -6,12 +6,14 @@ no exponent numbers, ``\\n`` line ends, rows sorted so runs diff cleanly. A cell
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is neutralised against spreadsheet
 formula injection by a leading single quote (``'=cmd`` shows as text, OWASP's advice); a cell
 that is exactly an E.164 phone number (``+14155550100``) is kept as it is, since digits
-cannot form a formula and importers need the number verbatim.
+cannot form a formula and importers need the number verbatim. Line breaks inside a cell are
+written as ``\n`` in a quoted cell.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recon.engine.lines import LINES
+from recon.engine.lines import LINES, Line
 
 if TYPE_CHECKING:
     from recon.engine import Reconciliation
@@ -68,7 +70,9 @@ def safe_cells(values: pd.Series) -> pa.Array:
     text = pc.utf8_trim(text, " ")
     risky = pc.and_(pc.match_substring_regex(text, _FORMULA),
                     pc.invert(pc.match_substring_regex(text, _E164)))
-    return pc.if_else(risky, pc.binary_join_element_wise("'", text, ""), text)
+    text = pc.if_else(risky, pc.binary_join_element_wise("'", text, ""), text)
+    # Line breaks inside a cell become \n, which the writer quotes (a bare \r it would not).
+    return pc.replace_substring_regex(text, r"\r\n?", "\n")
 
 
 def safe_csv(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -80,13 +84,13 @@ def safe_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def _write_lines(lines: object, path: Path) -> int:
-    count = 0
+def write_lines(lines: Iterable[Line], path: str | Path) -> Path:
+    """Write JSON objects one per line (NDJSON/JSONL), UTF-8; no lines gives an empty file."""
+    path = Path(path)
     with path.open("w", encoding="utf-8", newline="\n") as out:
-        for line in lines:  # type: ignore[attr-defined]
+        for line in lines:
             out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-            count += 1
-    return count
+    return path
 
 
 def write_run(result: Reconciliation, folder: str | Path) -> Path:
@@ -96,7 +100,7 @@ def write_run(result: Reconciliation, folder: str | Path) -> Path:
     for name, (attribute, columns) in TABLES.items():
         safe_csv(getattr(result, attribute)[list(columns)], folder / name)
     for file, batch in BATCH_FILES.items():
-        _write_lines(LINES[batch](result.batch(batch)), folder / "batches" / file)
+        write_lines(LINES[batch](result.batch(batch)), folder / "batches" / file)
     safe_csv(result.batch("migrate_to_strivacity"), folder / "batches" / MIGRATE_CSV)
     text = json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n"
     (folder / "summary.json").write_text(text, encoding="utf-8")

@@ -241,6 +241,7 @@ def overlap_chart(summary: dict[str, Any]) -> Figure:
         ax.barh(["Dynamics", "Strivacity"], counts, left=left, label=bucket,
                 color=colours[bucket])
         left = [a + b for a, b in zip(left, counts, strict=True)]
+    ax.invert_yaxis()  # Dynamics on top, as in the tables
     ax.set_xlabel("records")
     ax.legend(ncols=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     return fig

@@ -135,10 +135,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     return Runs(runs_dir, first, threshold, failed, third)
 
 
-def _outputs(notebook: Path, tag: str) -> str:
+def _outputs(notebook: Path, tag: str, mime: str = "text/plain") -> str:
+    """What the cell tagged ``tag`` showed, as ``mime`` (streams as their text)."""
     nb = nbformat.read(notebook, as_version=4)
     cell = next(c for c in nb.cells if tag in c.metadata.get("tags", []))
-    return "\n".join(o.get("data", {}).get("text/plain", o.get("text", "")) for o in cell.outputs)
+    return "\n".join(o.get("data", {}).get(mime, o.get("text", "")) for o in cell.outputs)
 
 
 def test_ok_run_writes_the_whole_run_folder(runs: Runs) -> None:
@@ -214,7 +215,8 @@ def test_runs_started_in_the_same_second_get_distinct_folders(tmp_path: Path) ->
 def test_golden_report_figures(runs: Runs) -> None:
     """Key figures of the sample report; set RECON_UPDATE_GOLDEN=1 to accept a change."""
     actual = {"summary": json.loads((runs.first.run_dir / "summary.json").read_text()),
-              "headline": _outputs(runs.first.run_dir / "report.ipynb", "headline")}
+              "headline_html": _outputs(runs.first.run_dir / "report.ipynb", "headline",
+                                        "text/html")}
     if os.environ.get(REGENERATE) == "1":
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(json.dumps(actual, indent=2, sort_keys=True) + "\n", encoding="utf-8")

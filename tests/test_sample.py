@@ -17,7 +17,7 @@ from recon.sample.cases import FIELD_DRIFT, planted_cases
 from recon.sample.records import CONTACT_COLUMNS, account_line, account_record
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
-REGENERATE = "python -m recon.sample data/sample"
+REGENERATE = "recon sample --out data/sample"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 CRM_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -273,3 +273,16 @@ def test_sample_review_records_and_survivors_match_truth() -> None:
         if "suggested_survivor" in case:
             ids = case["dynamics"] + case["strivacity"]
             assert {survivors[i] for i in ids} == {case["suggested_survivor"]}, name
+
+
+def test_sample_drift_rows_match_truth() -> None:
+    result = _reconcile_sample()
+    cases = _truth(SAMPLE)["cases"]
+    drift = result.drift
+    for name, case in cases.items():
+        rows = drift[drift["contactid"].isin(case["dynamics"])]
+        got = {f: ("report" if a == "report" else "update") for f, a in
+               zip(rows["field"], rows["action"], strict=True)}
+        want = {f: ("report" if a == "report" else "update")
+                for f, a in case.get("drift", {}).items()}
+        assert got == want, f"{name}: drift rows {got}, truth {want}"

@@ -4,8 +4,9 @@ Comparers (DESIGN §4): ``email`` compares email keys; ``text`` compares after
 ``recon.normalize.text``; ``phone`` compares the canonical (already E.164) values; ``bool``
 compares flags. Both sides blank is no drift. Actions: ``update_dynamics`` (Strivacity wins),
 ``update_strivacity`` (Dynamics wins and the field has a writable Strivacity attribute), or
-``report`` (winner ``report``, ``newest`` with equal or unknown times, or a blank on the winning
-side, which never overwrites a filled value).
+``report`` (winner ``report``, ``newest`` with equal or unknown times, a blank on the winning
+side, which never overwrites a filled value, or a link pair one of whose records is in a
+duplicate group: duplicates are never batched, even when a link pairs one of them).
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def _differs(dv: pa.Array, sv: pa.Array, comparer: str) -> np.ndarray:
 
 
 def _actions(field: Field, d_blank: np.ndarray, s_blank: np.ndarray,
-             d_newer: np.ndarray, s_newer: np.ndarray) -> np.ndarray:
-    """Action codes for the differing values of one field."""
+             d_newer: np.ndarray, s_newer: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Action codes for the differing values of one field; ``held`` pairs are only reported."""
     size = len(d_blank)
     s_wins = {"strivacity": np.ones(size, bool), "newest": s_newer}.get(field.winner)
     d_wins = {"dynamics": np.ones(size, bool), "newest": d_newer}.get(field.winner)
@@ -58,6 +59,7 @@ def _actions(field: Field, d_blank: np.ndarray, s_blank: np.ndarray,
         codes[s_wins & ~s_blank] = _UPDATE_DYNAMICS
     if d_wins is not None and attribute_path(field) is not None:
         codes[d_wins & ~d_blank] = _UPDATE_STRIVACITY
+    codes[held] = _REPORT
     return codes
 
 
@@ -72,7 +74,7 @@ def _field_drift(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairs: Pairs,
     dv, sv = dv.take(where), sv.take(where)
     codes = _actions(field, pc.is_null(dv).to_numpy(zero_copy_only=False),
                      pc.is_null(sv).to_numpy(zero_copy_only=False),
-                     newer[0][rows], newer[1][rows])
+                     newer[0][rows], newer[1][rows], pairs.in_duplicate_group[rows])
     return pa.table({"pair": rows, "field": pa.array([field.name] * len(rows), pa.string()),
                      "dynamics_value": pc.cast(dv, pa.string()),
                      "strivacity_value": pc.cast(sv, pa.string()),

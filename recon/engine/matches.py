@@ -18,11 +18,13 @@ COLUMNS = ("match_type", "email_key", "contactid", "strivacity_id")
 @dataclass(frozen=True)
 class Pairs:
     """Matched pairs in contact-position order (cheap, sequential takes), with ``rank``: each
-    pair's row in ``frame``, which is sorted by contact id for output."""
+    pair's row in ``frame``, which is sorted by contact id for output. ``in_duplicate_group``
+    marks link pairs whose contact or account shares its email with another record of its side."""
 
     dynamics: np.ndarray
     strivacity: np.ndarray
     by_link: np.ndarray
+    in_duplicate_group: np.ndarray
     rank: np.ndarray
     frame: pd.DataFrame
 
@@ -46,4 +48,7 @@ def matched_pairs(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pai
         "contactid": series(contactid.take(pa.array(by_id))),
         "strivacity_id": series(take(strivacity["record_id"], s_sorted)),
     })
-    return Pairs(d_pos, s_pos, by_link, rank, frame)
+    keys = pairing.keys
+    grouped = (keys.count_dynamics[keys.dynamics[d_pos]] >= 2) \
+        | (keys.count_strivacity[keys.strivacity[s_pos]] >= 2)
+    return Pairs(d_pos, s_pos, by_link, grouped, rank, frame)

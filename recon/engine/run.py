@@ -37,7 +37,7 @@ def _check(frame: pd.DataFrame, columns: tuple[str, ...], side: str) -> None:
 
 def _categorical(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical[str]:
     """Codes (-1 for NA) into a categorical over ``names``, without touching strings."""
-    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(names)))
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(names)))
 
 
 def _side_buckets(frame: pd.DataFrame, side: Side, code: int) -> pd.DataFrame:

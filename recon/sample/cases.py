@@ -48,6 +48,12 @@ class Case:
             held.update({r.id: next(iter(reasons)) for r in records})
         return held
 
+    def drift(self) -> dict[str, str]:
+        """Field -> action of the drift rows this case's pair should show (none if no drift)."""
+        prefix = "drift.fields."
+        action = "update_dynamics" if self.tally["batches.update_dynamics"] else "report"
+        return {k[len(prefix):]: action for k in sorted(self.tally) if k.startswith(prefix)}
+
     def to_json(self) -> dict[str, Any]:
         """The case as truth.json lists it."""
         out = {"description": self.description,
@@ -56,7 +62,9 @@ class Case:
                "expect": dict(sorted(self.tally.items()))}
         review = self.review()
         notes = {k: v for k, v in self.notes.items() if k != "review"}
-        return {**out, **({"review": review} if review else {}), **notes}
+        drift = self.drift()
+        return {**out, **({"review": review} if review else {}),
+                **({"drift": drift} if drift else {}), **notes}
 
 
 def _case(name: str, description: str, contacts: list[Contact], accounts: list[Account],

@@ -1,0 +1,72 @@
+"""``recon apply``: parse the arguments, call ``apply_run``, print, return the exit code.
+
+Exit codes: 0 everything applied (or planned), 1 some operations failed or conflicted (the
+report lists them), 2 bad input, settings or a refused run folder, 4 a service refused or
+failed the request as a whole (run again to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from recon.apply.api import apply_run
+from recon.apply.plan import BATCHES, TARGETS
+from recon.apply.run import MAX_BATCH, ApplyOptions
+from recon.errors import HttpError, ReconError
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_REMOTE = 0, 1, 2, 4
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``recon apply`` argument parser."""
+    p = argparse.ArgumentParser(
+        prog="recon apply", description="Push a run folder's batches to Dynamics or "
+        "Strivacity. Without --execute, print and write the plan (apply/plan.json) only.")
+    p.add_argument("run_dir", help="the run folder (with batches/)")
+    p.add_argument("--to", dest="target", choices=TARGETS, required=True,
+                   help="which system to write to")
+    p.add_argument("--only", nargs="+", choices=list(BATCHES), default=[], metavar="BATCH",
+                   help=f"only these batches ({', '.join(BATCHES)})")
+    p.add_argument("--limit", type=int, help="at most N operations per batch")
+    p.add_argument("--batch-size", type=int, default=100,
+                   help=f"operations per Dataverse $batch (1..{MAX_BATCH}, default 100)")
+    p.add_argument("--rate", type=float, default=10.0,
+                   help="Strivacity account creates per second (default 10)")
+    p.add_argument("--execute", action="store_true", help="send (default: dry run)")
+    p.add_argument("--rollback", action="store_true",
+                   help="restore the earlier values of applied Dynamics updates")
+    p.add_argument("--force", action="store_true",
+                   help="apply a run older than --max-age or of an unrecorded/other tenant")
+    p.add_argument("--max-age", type=float, default=24.0, metavar="HOURS",
+                   help="refuse run folders older than this (default 24)")
+    p.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS",
+                   help="seconds between bulk job status checks (default 2)")
+    return p
+
+
+def options_from(args: argparse.Namespace) -> ApplyOptions:
+    return ApplyOptions(target=args.target, execute=args.execute, only=tuple(args.only),
+                        limit=args.limit, batch_size=args.batch_size, rate=args.rate,
+                        rollback=args.rollback, force=args.force, max_age_hours=args.max_age,
+                        poll_interval=args.poll_interval)
+
+
+def main_apply(argv: Sequence[str] | None = None) -> int:
+    """Run ``recon apply`` with ``argv``; returns the exit code."""
+    args = parser().parse_args(argv)
+    try:
+        report = apply_run(args.run_dir, options_from(args), say=print)
+    except HttpError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_REMOTE
+    except ReconError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    print("\n".join(report.lines()))
+    if not report.executed:
+        print(json.dumps(report.requests[:3], indent=2) if report.requests else "")
+        print("Nothing was sent. Add --execute to apply.")
+    return EXIT_FAILED if report.exit_code else EXIT_OK

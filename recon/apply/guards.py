@@ -1,0 +1,99 @@
+"""Refusals before anything is sent: a stale run folder, or one pulled from another tenant.
+
+A run's age comes from ``source.json`` (``pulled_at``), else ``run.json`` (``started``), else
+the mtime of ``summary.json``. The source it was pulled from comes from ``source.json``
+(written by ``record_source``) or a ``targets`` block in ``run.json``; when neither says,
+apply cannot vouch for the target and asks for ``--force``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from recon.errors import ConfigError, InputError
+
+SOURCE_FILE = "source.json"
+
+
+def record_source(run_dir: str | Path, *, dataverse_url: str | None = None,
+                  strivacity_url: str | None = None, strivacity_store: str | None = None,
+                  pulled_at: datetime | None = None) -> Path:
+    """Write ``source.json``: which tenant a run was pulled from and when (for apply's guards)."""
+    when = (pulled_at or datetime.now(UTC)).astimezone(UTC)
+    record = {"pulled_at": when.isoformat(timespec="seconds").replace("+00:00", "Z"),
+              "dynamics": {"url": dataverse_url.rstrip("/") if dataverse_url else None},
+              "strivacity": {"url": strivacity_url.rstrip("/") if strivacity_url else None,
+                             "store": strivacity_store}}
+    path = Path(run_dir) / SOURCE_FILE
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON ({exc.msg})", file=str(path), line=exc.lineno,
+                         fix="Fix or delete the file.") from exc
+    return value if isinstance(value, dict) else {}
+
+
+def _stamp(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def run_time(run_dir: Path) -> tuple[datetime, str]:
+    """When the run's data was read, and where that came from."""
+    source, run = _json(run_dir / SOURCE_FILE), _json(run_dir / "run.json")
+    for when, where in ((_stamp(source.get("pulled_at")), "source.json pulled_at"),
+                        (_stamp(run.get("started")), "run.json started")):
+        if when is not None:
+            return when, where
+    summary = run_dir / "summary.json"
+    if not summary.is_file():
+        raise InputError("no summary.json: this is not a run folder", file=str(run_dir),
+                         fix="Point apply at a folder written by `recon reconcile`/`report`.")
+    return datetime.fromtimestamp(summary.stat().st_mtime, UTC), "summary.json mtime"
+
+
+def source_url(run_dir: Path, target: str) -> str | None:
+    """The URL the run's ``target`` side was pulled from, if the run folder records it."""
+    source = _json(run_dir / SOURCE_FILE).get(target) or {}
+    run = ((_json(run_dir / "run.json").get("targets") or {}).get(target)) or {}
+    url = source.get("url") or run.get("url")
+    return str(url).rstrip("/") if url else None
+
+
+def check_age(run_dir: Path, max_age_hours: float, now: datetime | None = None) -> str:
+    """Refuse a run older than ``max_age_hours``; returns the age for the operator."""
+    when, where = run_time(run_dir)
+    hours = ((now or datetime.now(UTC)) - when).total_seconds() / 3600
+    if hours > max_age_hours:
+        raise ConfigError(f"{run_dir} is {hours:.1f} h old ({where}), older than "
+                          f"--max-age {max_age_hours:g} h: its etags and records are likely "
+                          "stale. Reconcile again, or pass --force to apply it anyway.")
+    return f"{hours:.1f} h old ({where})"
+
+
+def check_target(run_dir: Path, target: str, url: str) -> str:
+    """Refuse a run pulled from another tenant than ``url``, or one that does not say."""
+    recorded = source_url(run_dir, target)
+    if recorded is None:
+        raise ConfigError(f"{run_dir} does not record which {target} tenant it was pulled from "
+                          f"(no {SOURCE_FILE}), so apply cannot check it matches {url}. Check "
+                          "by hand, then pass --force.")
+    if recorded.lower() != url.rstrip("/").lower():
+        raise ConfigError(f"{run_dir} was pulled from {recorded}, but the configured {target} "
+                          f"is {url}. Point the settings at {recorded}, or pass --force.")
+    return f"pulled from {recorded}"

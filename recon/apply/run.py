@@ -1,0 +1,201 @@
+"""``apply_run``: push a run folder's batches to one target, journaled, resumable, dry by default.
+
+Every operation is journaled ``sending`` (fsync'd) before it leaves and with its outcome after.
+On a new start, ``done`` and ``conflict`` are skipped, ``failed`` is tried again, and
+``sending`` (outcome unknown: the process died) is settled by reading the target first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from recon.apply.journal import (
+    CONFLICT,
+    DONE,
+    FAILED,
+    SENDING,
+    FileJournal,
+    Journal,
+    MemoryJournal,
+    Outcome,
+)
+from recon.apply.plan import DYNAMICS, Operation, Plan
+from recon.apply.senders import DynamicsSender, StrivacitySender
+from recon.errors import ConfigError
+from recon.retry import RetryPolicy
+
+MAX_BATCH = 1000
+APPLY_DIR, JOURNAL, ROLLBACK_JOURNAL = "apply", "journal.jsonl", "rollback.jsonl"
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How ``recon apply`` runs; the defaults are a dry run of every batch of ``target``."""
+
+    target: str = DYNAMICS
+    execute: bool = False
+    only: tuple[str, ...] = ()
+    limit: int | None = None
+    batch_size: int = 100
+    rate: float = 10.0
+    rollback: bool = False
+    force: bool = False
+    max_age_hours: float = 24.0
+    poll_interval: float = 2.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    now: datetime | None = None  # for the age guard; None is the clock
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise ConfigError(f"--batch-size {self.batch_size}: Dataverse takes 1 to "
+                              f"{MAX_BATCH} operations per $batch. Pick a size in that range.")
+        if self.rate <= 0:
+            raise ConfigError(f"--rate {self.rate:g}: give a positive number of requests a "
+                              "second, e.g. --rate 10.")
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """What an apply (or dry run) did: counts per batch and state, and each problem."""
+
+    target: str
+    url: str
+    executed: bool
+    rollback: bool
+    counts: dict[str, dict[str, int]]
+    problems: list[dict[str, Any]]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed or conflicted, else 1 (the report lists which)."""
+        return 1 if self.problems else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "url": self.url, "executed": self.executed,
+                "rollback": self.rollback, "counts": self.counts, "problems": self.problems}
+
+    def lines(self) -> list[str]:
+        verb = "applied" if self.executed else "dry run (nothing sent)"
+        out = [f"{'rollback' if self.rollback else 'apply'} to {self.target} {self.url}: {verb}"]
+        out += [f"  {name:<22} " + ", ".join(f"{state} {n}" for state, n in states.items())
+                for name, states in self.counts.items()]
+        out += [f"  {p['state']}: {p['key']} {p['record']}: {p.get('status')} {p.get('error')}"
+                for p in self.problems[:20]]
+        if len(self.problems) > 20:
+            out.append(f"  ... {len(self.problems) - 20} more in apply/report.json")
+        return out
+
+
+def open_journal(run_dir: Path, execute: bool, rollback: bool) -> Journal:
+    """The run's journal file when executing; memory for a dry run."""
+    if not execute:
+        return MemoryJournal()
+    return FileJournal(run_dir / APPLY_DIR / (ROLLBACK_JOURNAL if rollback else JOURNAL))
+
+
+def chunks(ops: Sequence[Operation], size: int) -> Iterator[Sequence[Operation]]:
+    for start in range(0, len(ops), size):
+        yield ops[start:start + size]
+
+
+def _sending(ops: Sequence[Operation], **extra: Any) -> list[dict[str, Any]]:
+    return [{"key": op.key, "record": op.record, "state": SENDING, **extra} for op in ops]
+
+
+def _write(journal: Journal, ops: Sequence[Operation], outcomes: Sequence[Outcome]) -> None:
+    journal.write(o.entry(op.record) for op, o in zip(ops, outcomes, strict=True))
+
+
+def _still_to_send(ops: Sequence[Operation], journal: Journal,
+                   resolve: Any) -> list[Operation]:
+    """Operations to send now: skip settled ones, settle unknown ones by reading the target."""
+    states, todo = journal.states(), []
+    for op in ops:
+        state = (states.get(op.key) or {}).get("state")
+        if state in (DONE, CONFLICT):
+            continue
+        if state == SENDING:
+            outcome = resolve(op)
+            if outcome is not None:
+                _write(journal, [op], [outcome])
+                continue
+        todo.append(op)
+    return todo
+
+
+def apply_dynamics(plan: Plan, sender: DynamicsSender, journal: Journal,
+                   batch_size: int) -> None:
+    """Send the plan's Dataverse batches in ``$batch`` requests of ``batch_size``."""
+    for ops in plan.batches.values():
+        for chunk in chunks(_still_to_send(ops, journal, sender.resolve), batch_size):
+            journal.write(_sending(chunk))
+            _write(journal, chunk, sender.send(chunk))
+
+
+def apply_strivacity(plan: Plan, sender: StrivacitySender, journal: Journal) -> None:
+    """Create accounts one by one, then run the updates as one bulk job."""
+    creates = plan.batches.get("migrate_to_strivacity", [])
+    for op in _still_to_send(creates, journal, sender.resolve):
+        journal.write(_sending([op]))
+        _write(journal, [op], [sender.create(op)])
+    updates = plan.batches.get("update_strivacity", [])
+    if updates:
+        _finish_jobs(updates, sender, journal)
+        todo = _still_to_send(updates, journal, lambda op: None)
+        if todo:
+            journal.write(_sending(todo))
+            job = sender.submit(todo)
+            journal.write([{**entry, "detail": {"job": job, "line": n}} for n, entry
+                           in enumerate(_sending(todo), start=1)])
+            _write(journal, todo, sender.finish(job, list(enumerate(todo, start=1))))
+
+
+def _finish_jobs(ops: Sequence[Operation], sender: StrivacitySender, journal: Journal) -> None:
+    """After a restart, poll the bulk jobs that were submitted but not seen to the end."""
+    states = journal.states()
+    jobs: dict[str, list[tuple[int, Operation]]] = {}
+    for op in ops:
+        entry = states.get(op.key) or {}
+        detail = entry.get("detail") or {}
+        if entry.get("state") == SENDING and detail.get("job") and detail.get("line"):
+            jobs.setdefault(detail["job"], []).append((int(detail["line"]), op))
+    for job, lines in jobs.items():
+        _write(journal, [op for _, op in lines], sender.finish(job, lines))
+
+
+def summarize(plan: Plan, journal: Journal, prefix: str = "") -> tuple[dict[str, dict[str, int]],
+                                                                        list[dict[str, Any]]]:
+    """Counts per batch and state (``pending`` when never sent), and the problem entries."""
+    states = journal.states()
+    counts: dict[str, dict[str, int]] = {}
+    problems = []
+    for name, ops in plan.batches.items():
+        tally: dict[str, int] = {}
+        for op in ops:
+            entry = states.get(prefix + op.key) or {"state": "pending"}
+            tally[entry["state"]] = tally.get(entry["state"], 0) + 1
+            if entry["state"] in (CONFLICT, FAILED):
+                problems.append({k: entry.get(k) for k in ("key", "record", "state", "status",
+                                                           "error", "note")})
+        counts[name] = tally
+    return counts, problems
+
+
+def write_outputs(run_dir: Path, plan: Plan, report: ApplyReport) -> None:
+    """plan.json always; report.json (or rollback_report.json) when something was sent."""
+    folder = run_dir / APPLY_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    plan_json = {**plan.to_json(), "execute": report.executed, "rollback": report.rollback,
+                 "requests": report.requests[:20]}
+    (folder / "plan.json").write_text(json.dumps(plan_json, indent=2, ensure_ascii=False)
+                                      + "\n", encoding="utf-8")
+    if report.executed:
+        name = "rollback_report.json" if report.rollback else "report.json"
+        (folder / name).write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False)
+                                   + "\n", encoding="utf-8")

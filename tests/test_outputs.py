@@ -1,0 +1,134 @@
+"""The run folder (DESIGN §7) and the CSV safety rules."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from canonical import dynamics, strivacity
+
+from recon.engine import reconcile
+from recon.outputs import safe_csv, write_run
+
+
+def _result():
+    d = dynamics({"id": "c1", "email": "a@x.com", "given_name": "=HYPERLINK(1)",
+                  "family_name": "Roe", "phone": "+12025550100", "city": "Paris"},
+                 {"id": "c2", "email": "m@x.com", "family_name": "-Minus", "phone": "+33612345678",
+                  "street": "1, Main St"},
+                 {"id": "c3", "email": "bad"})
+    s = strivacity({"id": "a1", "email": "a@x.com", "given_name": "Ann", "family_name": "Roe",
+                    "city": "Lyon"},
+                   {"id": "a2", "email": "n@x.com", "family_name": "New"})
+    return reconcile(d, s)
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_run_folder_has_exactly_the_contract_files(tmp_path: Path) -> None:
+    folder = write_run(_result(), tmp_path / "run")
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert files == sorted([
+        "summary.json", "matches.csv", "duplicates.csv", "drift.csv", "review.csv",
+        "batches/migrate_to_strivacity.ndjson", "batches/migrate_to_strivacity.csv",
+        "batches/create_in_dynamics.jsonl", "batches/update_dynamics.jsonl",
+        "batches/update_strivacity.ndjson"])
+
+
+def test_csv_headers_are_the_contract(tmp_path: Path) -> None:
+    folder = _result().write(tmp_path)
+    headers = {name: _rows(folder / name)[0] for name in
+               ("matches.csv", "duplicates.csv", "drift.csv", "review.csv")}
+    assert headers == {
+        "matches.csv": ["match_type", "email_key", "contactid", "strivacity_id"],
+        "duplicates.csv": ["side", "email_key", "record_id", "group_size", "suggested_survivor"],
+        "drift.csv": ["contactid", "strivacity_id", "email_key", "field", "dynamics_value",
+                      "strivacity_value", "action"],
+        "review.csv": ["side", "record_id", "email_key", "reason"],
+    }
+
+
+def test_summary_json_keys(tmp_path: Path) -> None:
+    summary = json.loads((_result().write(tmp_path) / "summary.json").read_text())
+    assert list(summary) == ["dynamics", "strivacity", "pairs", "drift", "batches"]
+    assert list(summary["dynamics"]) == ["records", "matched", "only", "review",
+                                         "duplicate_groups", "invalid_email", "review_reasons"]
+    assert list(summary["pairs"]) == ["total", "by_link", "by_email"]
+    assert list(summary["drift"]) == ["pairs", "fields"]
+    assert list(summary["batches"]) == ["migrate_to_strivacity", "create_in_dynamics",
+                                        "update_dynamics", "update_strivacity"]
+
+
+def test_batch_files_hold_one_json_object_per_counted_line(tmp_path: Path) -> None:
+    result = _result()
+    folder = result.write(tmp_path)
+    files = {"migrate_to_strivacity": "migrate_to_strivacity.ndjson",
+             "create_in_dynamics": "create_in_dynamics.jsonl",
+             "update_dynamics": "update_dynamics.jsonl",
+             "update_strivacity": "update_strivacity.ndjson"}
+    for name, file in files.items():
+        lines = (folder / "batches" / file).read_text(encoding="utf-8").splitlines()
+        assert [json.loads(line) for line in lines] == list(result.batch_lines(name))
+        assert len(lines) == result.summary["batches"][name]
+
+
+def test_empty_batches_still_exist(tmp_path: Path) -> None:
+    folder = reconcile(dynamics(), strivacity()).write(tmp_path)
+    for file in ("migrate_to_strivacity.ndjson", "update_dynamics.jsonl"):
+        assert (folder / "batches" / file).read_text() == ""
+    assert _rows(folder / "batches" / "migrate_to_strivacity.csv")[0][0] == "language"
+
+
+def test_migrate_csv_is_import_safe(tmp_path: Path) -> None:
+    folder = _result().write(tmp_path)
+    text = (folder / "batches" / "migrate_to_strivacity.csv").read_text(encoding="utf-8")
+    rows = _rows(folder / "batches" / "migrate_to_strivacity.csv")
+    header, row = rows[0], rows[1]
+    cell = dict(zip(header, row, strict=True))
+    assert cell["identities.phone.id"] == "+33612345678"  # E.164 kept verbatim
+    assert cell["name.familyName"] == "'-Minus"  # formula-looking cell neutralised
+    assert cell["name.middleName"] == ""  # missing: empty, never null/NaN
+    assert cell["addresses.streetAddress"] == "1, Main St"
+    for bad in ("null", "NaN", "nan", "n/a", "<NA>", " ,", ", "):
+        assert bad not in text.replace("1, Main St", "")
+
+
+def test_drift_csv_neutralises_formulas(tmp_path: Path) -> None:
+    rows = _rows(_result().write(tmp_path) / "drift.csv")
+    assert ["c1", "a1", "a@x.com", "given_name", "'=HYPERLINK(1)", "Ann", "update_dynamics"] in rows
+
+
+@pytest.mark.parametrize(("value", "written"), [
+    ("=1+2", "'=1+2"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2", "'-2"),
+    ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\nx"), ("a\r\nb", "a\nb"),
+    ("+12025550100", "+12025550100"),
+    ("  padded  ", "padded"), ("plain", "plain"), (None, ""),
+])
+def test_safe_csv_cells(tmp_path: Path, value: str | None, written: str) -> None:
+    path = safe_csv(pd.DataFrame({"v": pd.Series([value], dtype=object)}), tmp_path / "x.csv")
+    assert _rows(path)[1] == [written]
+
+
+def test_safe_csv_numbers_bools_and_times(tmp_path: Path) -> None:
+    frame = pd.DataFrame({
+        "big": [12345678901234.0, np.nan], "n": [1, 2], "flag": pd.array([True, None], "boolean"),
+        "at": pd.to_datetime(["2024-03-01T10:00:00Z", None], utc=True)})
+    rows = _rows(safe_csv(frame, tmp_path / "x.csv"))
+    assert rows == [["big", "n", "flag", "at"], ["12345678901234", "1", "true",
+                                                 "2024-03-01T10:00:00Z"], ["", "2", "", ""]]
+    assert "\r" not in (tmp_path / "x.csv").read_text()
+
+
+def test_writing_twice_gives_identical_files(tmp_path: Path) -> None:
+    result = _result()
+    a, b = result.write(tmp_path / "a"), result.write(tmp_path / "b")
+    for path in a.rglob("*"):
+        if path.is_file():
+            assert path.read_bytes() == (b / path.relative_to(a)).read_bytes(), path.name
