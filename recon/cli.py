@@ -20,7 +20,6 @@ from recon.errors import ConfigError, HttpError, ReconError
 from recon.fields import load_fields
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_THRESHOLD, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
-SAMPLE_DIR = Path("data/sample")
 RUNS_DIR = Path("data/runs")
 
 
@@ -60,14 +59,18 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from recon.api import reconcile_files
-    out = Path(args.runs_dir) / run_stamp("demo")
-    result, out = reconcile_files(SAMPLE_DIR / "dynamics_contacts.csv",
-                                  SAMPLE_DIR / "strivacity_accounts.ndjson", out)
-    print(f"Reconciled the bundled sample tenant ({SAMPLE_DIR}).")
-    print("\n".join(_summary_lines(result.summary)))
-    print(f"Run folder: {out}  (summary.json, matches.csv, drift.csv, review.csv, batches/)")
-    return EXIT_OK
+    from recon.demo import run_demo
+    print("Serving the bundled sample tenant on the local HTTPS emulator and running the report "
+          "against it (msal, Dataverse and Strivacity APIs, engine, notebook) ...", flush=True)
+    outcome = run_demo(args.runs_dir)
+    if outcome.summary:
+        print("\n".join(_summary_lines(outcome.summary)))
+    print(f"Run folder: {outcome.run_dir}")
+    if outcome.html:
+        print(f"Report:     {outcome.html}")
+    if outcome.error:
+        print(f"recon: the demo report failed: {outcome.error}", file=sys.stderr)
+    return outcome.exit_code
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -142,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fields", type=Path, default=None, help="TOML field map overriding the defaults")
     p.set_defaults(func=cmd_reconcile)
 
-    p = sub.add_parser("demo", help="reconcile the bundled sample tenant into data/runs/<stamp>")
+    p = sub.add_parser("demo", help="serve the sample tenant on the emulator and run the report "
+                                    "live against it into data/runs/<stamp>-demo")
     p.add_argument("--runs-dir", type=Path, default=RUNS_DIR, help="where run folders go")
     p.set_defaults(func=cmd_demo)
 

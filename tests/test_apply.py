@@ -226,7 +226,8 @@ def test_killed_apply_resumes_exactly_once(emu: Emulator, run: Path, target: str
             pass
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
-    proc.stderr and proc.stderr.close()
+    if proc.stderr is not None:
+        proc.stderr.close()
     emu.faults.latency = 0.0
     assert apply(run, target).exit_code == 0
     if target == "dynamics":

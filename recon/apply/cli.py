@@ -67,6 +67,7 @@ def main_apply(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     print("\n".join(report.lines()))
     if not report.executed:
-        print(json.dumps(report.requests[:3], indent=2) if report.requests else "")
+        if report.requests:
+            print(json.dumps(report.requests[:3], indent=2))
         print("Nothing was sent. Add --execute to apply.")
     return EXIT_FAILED if report.exit_code else EXIT_OK

@@ -8,13 +8,12 @@ apply, and rollback records a conflict instead of overwriting their change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 
 from recon.apply.dynamics import same
 from recon.apply.journal import CONFLICT, DONE, FAILED, Journal, Outcome
 from recon.apply.plan import Operation, Plan
-from recon.apply.run import _sending, _write, chunks
+from recon.apply.run import chunks, sending_entries, write_outcomes
 from recon.apply.senders import DynamicsSender
 
 PREFIX = "rollback:"
@@ -59,10 +58,5 @@ def rollback_dynamics(plan: Plan, sender: DynamicsSender, journal: Journal,
             else:
                 patches.append(step)
         if patches:
-            journal.write(_sending(patches))
-            _write(journal, patches, sender.send(patches))
-
-
-def sent_keys(ops: Sequence[Operation]) -> list[str]:
-    """The rollback journal keys of ``ops``."""
-    return [PREFIX + op.key for op in ops]
+            journal.write(sending_entries(patches))
+            write_outcomes(journal, patches, sender.send(patches))

@@ -104,11 +104,14 @@ def chunks(ops: Sequence[Operation], size: int) -> Iterator[Sequence[Operation]]
         yield ops[start:start + size]
 
 
-def _sending(ops: Sequence[Operation], **extra: Any) -> list[dict[str, Any]]:
+def sending_entries(ops: Sequence[Operation], **extra: Any) -> list[dict[str, Any]]:
+    """The journal entries that say ``ops`` are about to leave."""
     return [{"key": op.key, "record": op.record, "state": SENDING, **extra} for op in ops]
 
 
-def _write(journal: Journal, ops: Sequence[Operation], outcomes: Sequence[Outcome]) -> None:
+def write_outcomes(journal: Journal, ops: Sequence[Operation],
+                   outcomes: Sequence[Outcome]) -> None:
+    """Journal each operation's outcome (one fsync for the lot)."""
     journal.write(o.entry(op.record) for op, o in zip(ops, outcomes, strict=True))
 
 
@@ -123,7 +126,7 @@ def _still_to_send(ops: Sequence[Operation], journal: Journal,
         if state == SENDING:
             outcome = resolve(op)
             if outcome is not None:
-                _write(journal, [op], [outcome])
+                write_outcomes(journal, [op], [outcome])
                 continue
         todo.append(op)
     return todo
@@ -134,26 +137,26 @@ def apply_dynamics(plan: Plan, sender: DynamicsSender, journal: Journal,
     """Send the plan's Dataverse batches in ``$batch`` requests of ``batch_size``."""
     for ops in plan.batches.values():
         for chunk in chunks(_still_to_send(ops, journal, sender.resolve), batch_size):
-            journal.write(_sending(chunk))
-            _write(journal, chunk, sender.send(chunk))
+            journal.write(sending_entries(chunk))
+            write_outcomes(journal, chunk, sender.send(chunk))
 
 
 def apply_strivacity(plan: Plan, sender: StrivacitySender, journal: Journal) -> None:
     """Create accounts one by one, then run the updates as one bulk job."""
     creates = plan.batches.get("migrate_to_strivacity", [])
     for op in _still_to_send(creates, journal, sender.resolve):
-        journal.write(_sending([op]))
-        _write(journal, [op], [sender.create(op)])
+        journal.write(sending_entries([op]))
+        write_outcomes(journal, [op], [sender.create(op)])
     updates = plan.batches.get("update_strivacity", [])
     if updates:
         _finish_jobs(updates, sender, journal)
         todo = _still_to_send(updates, journal, lambda op: None)
         if todo:
-            journal.write(_sending(todo))
+            journal.write(sending_entries(todo))
             job = sender.submit(todo)
             journal.write([{**entry, "detail": {"job": job, "line": n}} for n, entry
-                           in enumerate(_sending(todo), start=1)])
-            _write(journal, todo, sender.finish(job, list(enumerate(todo, start=1))))
+                           in enumerate(sending_entries(todo), start=1)])
+            write_outcomes(journal, todo, sender.finish(job, list(enumerate(todo, start=1))))
 
 
 def _finish_jobs(ops: Sequence[Operation], sender: StrivacitySender, journal: Journal) -> None:
@@ -166,7 +169,7 @@ def _finish_jobs(ops: Sequence[Operation], sender: StrivacitySender, journal: Jo
         if entry.get("state") == SENDING and detail.get("job") and detail.get("line"):
             jobs.setdefault(detail["job"], []).append((int(detail["line"]), op))
     for job, lines in jobs.items():
-        _write(journal, [op for _, op in lines], sender.finish(job, lines))
+        write_outcomes(journal, [op for _, op in lines], sender.finish(job, lines))
 
 
 def summarize(plan: Plan, journal: Journal, prefix: str = "") -> tuple[dict[str, dict[str, int]],

@@ -31,7 +31,9 @@ class Emulator:
     """A local tenant: start with ``with Emulator(...) as emu:``; stops on exit."""
 
     def __init__(self, dynamics: Seed = None, strivacity: Seed = None,
-                 faults: Faults | None = None, port: int = 0) -> None:
+                 faults: Faults | None = None, port: int = 0, *,
+                 client_secret: str | None = None,
+                 strivacity_client_secret: str | None = None) -> None:
         self.faults = faults or Faults()
         self.requests = RequestLog()
         self.contacts = self._contacts(dynamics)
@@ -42,9 +44,9 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self.tenant_id = str(uuid.uuid4())
         self.client_id = str(uuid.uuid4())
-        self.client_secret = secrets.token_urlsafe(24)
+        self.client_secret = client_secret or secrets.token_urlsafe(24)
         self.strivacity_client_id = secrets.token_hex(12)
-        self.strivacity_client_secret = secrets.token_urlsafe(24)
+        self.strivacity_client_secret = strivacity_client_secret or secrets.token_urlsafe(24)
         self.info: dict[str, str] = {}
 
     @staticmethod

@@ -106,7 +106,6 @@ def update_strivacity(strivacity: pd.DataFrame, pairs: Pairs, drift: pd.DataFram
     order with the link last."""
     chosen = (drift["action"] == "update_strivacity").to_numpy(dtype=bool)
     rows = drift[chosen]
-    ranks = {f.name: i for i, f in enumerate(fields.fields)}
     paths = {f.name: attribute_path(f) for f in fields.fields}
     no_link = strivacity["link"].isna().to_numpy()[pairs.strivacity]
     unlinked = np.flatnonzero(~pairs.by_link & no_link)
@@ -121,10 +120,10 @@ def update_strivacity(strivacity: pd.DataFrame, pairs: Pairs, drift: pd.DataFram
                                                 pa.string())]),
         "value": pa.concat_arrays([strings(rows["dynamics_value"]),
                                    take(pairs.frame["contactid"], link_rows)]),
-        "rank": np.concatenate([rows["field"].map(ranks).to_numpy(dtype=np.int64),
-                                np.full(len(unlinked), len(ranks), np.int64)]),
     })
-    table = table.sort_by([("accountId", "ascending"), ("rank", "ascending")])
+    # Drift rows come in field-map order per pair and link rows after them: a stable sort
+    # by account keeps that order within each account.
+    table = table.take(pc.sort_indices(table["accountId"]))
     return pd.DataFrame({name: series(table[name]) for name in UPDATE_STRIVACITY_COLUMNS})
 
 

@@ -78,8 +78,10 @@ def _link_targets(dynamics: pd.DataFrame, strivacity: pd.DataFrame) -> np.ndarra
     The hash table is built over the (few) distinct links and probed with the contact ids,
     which is much cheaper than hashing every contact id.
     """
-    links = pc.dictionary_encode(strings(strivacity["link"]))
-    link_codes = pc.fill_null(links.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    has_link = strivacity["link"].notna().to_numpy()
+    links = pc.dictionary_encode(strings(strivacity["link"]).filter(pa.array(has_link)))
+    link_codes = np.full(len(strivacity), -1, np.int64)
+    link_codes[has_link] = links.indices.to_numpy(zero_copy_only=False)
     named = pc.index_in(strings(dynamics["record_id"]), value_set=links.dictionary)
     named = pc.fill_null(named, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     contact_of = np.full(len(links.dictionary) + 1, -1, np.int64)  # last slot: no link
