@@ -78,3 +78,21 @@ def test_result_is_frozen_and_renders_a_short_summary() -> None:
     text = repr(r)
     assert "dynamics: 8 records, 3 matched" in text and "pairs: 3 (1 by link, 2 by email)" in text
     assert r._repr_html_().startswith("<b>Reconciliation</b><ul><li>dynamics: 8 records")
+
+
+def test_plain_string_columns_and_any_index_give_the_same_result() -> None:
+    d, s = _sample()
+    base = reconcile(d, s)
+    for kind in ("str", object):
+        d2, s2 = d.copy(), s.copy()
+        for frame in (d2, s2):
+            for column in frame.columns:
+                if frame[column].dtype == "string[pyarrow]":
+                    frame[column] = frame[column].astype(kind)
+        d2.index, s2.index = range(100, 100 + len(d2))[::-1], [7, 3, 9, 1, 5]
+        other = reconcile(d2, s2)
+        assert other.summary == base.summary
+        for name in ("matches", "duplicates", "drift", "review"):
+            pd.testing.assert_frame_equal(getattr(other, name), getattr(base, name), obj=name)
+        for name in base.summary["batches"]:
+            assert list(other.batch_lines(name)) == list(base.batch_lines(name))

@@ -37,5 +37,6 @@ def duplicate_groups(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
     parts = [_groups(dynamics, keys.dynamics, keys.count_dynamics, DYNAMICS),
              _groups(strivacity, keys.strivacity, keys.count_strivacity, STRIVACITY)]
     frame = pd.concat(parts, ignore_index=True)[list(COLUMNS)]
-    frame["side"] = frame["side"].astype(STRING)
+    for column in ("side", "email_key", "record_id", "suggested_survivor"):
+        frame[column] = frame[column].astype(STRING)
     return frame.sort_values(["side", "email_key", "record_id"], ignore_index=True)

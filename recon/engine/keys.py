@@ -21,7 +21,7 @@ STRIVACITY = "strivacity"
 
 def strings(values: pd.Series) -> pa.Array:
     """The series as one pyarrow string array (zero-copy for STRING columns)."""
-    array = pa.array(values.array, type=pa.string())
+    array = pa.array(values.array, type=pa.string(), from_pandas=True)
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
@@ -32,9 +32,9 @@ def series(array: pa.Array | pa.ChunkedArray) -> pd.Series:
 
 def take(values: pd.Series, positions: np.ndarray) -> pa.Array:
     """Values at ``positions`` as a pyarrow array (strings stay strings, booleans bools)."""
-    if values.dtype == STRING:
-        return strings(values).take(pa.array(positions))
-    return pa.array(values.array[positions])
+    if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_string_dtype(values.dtype):
+        return pa.array(values.array[positions])
+    return strings(values).take(pa.array(positions))
 
 
 def distinct_sorted(values: pd.Series) -> int:

@@ -25,7 +25,8 @@ class Reconciliation:
     """What ``reconcile`` found. Frames are sorted so that two runs can be diffed.
 
     ``matches``, ``duplicates``, ``drift`` and ``review`` have the run-folder columns;
-    ``buckets`` has one row per record of each side (side, record_id, bucket, reason);
+    ``buckets`` has one row per record (side, record_id, bucket, reason), Dynamics then
+    Strivacity, each in the order of the frame given, so it lines up with the inputs;
     ``batches`` holds the four batch frames and ``summary`` the summary.json dict.
     """
 

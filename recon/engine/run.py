@@ -58,8 +58,8 @@ def _review(frame: pd.DataFrame, side: Side, name: str) -> pd.DataFrame:
     reasons = pc.take(pa.array(REASONS), pa.array(side.reason[held][order]))
     return pd.DataFrame({
         "side": pd.Series([name] * len(held), dtype=STRING),
-        "record_id": rows["record_id"].iloc[order].reset_index(drop=True),
-        "email_key": rows["email_key"].iloc[order].reset_index(drop=True),
+        "record_id": series(strings(rows["record_id"]).take(pa.array(order))),
+        "email_key": series(strings(rows["email_key"]).take(pa.array(order))),
         "reason": series(reasons),
     })
 
