@@ -75,7 +75,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_emulator(args: argparse.Namespace) -> int:
     from recon.emulator.cli import serve_forever
-    return serve_forever(args.rest)
+    return serve_forever(args.argv)
+
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
@@ -119,9 +120,18 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_apply(args: argparse.Namespace) -> int:
+    from recon.apply import main_apply
+    return main_apply(args.argv)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from recon.runner import cmd_report as run
     return run(args)
+
+
+#: Commands with parsers of their own: main() hands them their arguments unparsed.
+DELEGATED = {"apply": cmd_apply, "emulator": cmd_emulator}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,10 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("reconcile", help="reconcile two exports into a run folder")
-    p.add_argument("--dynamics", required=True, type=Path, help="contacts: csv/parquet/json/jsonl/xlsx")
-    p.add_argument("--strivacity", required=True, type=Path, help="accounts: ndjson/jsonl/json/csv")
+    p.add_argument("--dynamics", required=True, type=Path,
+                   help="contacts: csv/parquet/json/jsonl/xlsx")
+    p.add_argument("--strivacity", required=True, type=Path,
+                   help="accounts: ndjson/jsonl/json/csv")
     p.add_argument("--out", required=True, type=Path, help="run folder to write")
-    p.add_argument("--fields", type=Path, default=None, help="TOML field map overriding the defaults")
+    p.add_argument("--fields", type=Path, default=None,
+                   help="TOML field map overriding the defaults")
     p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("demo", help="serve the sample tenant on the emulator and run the report "
@@ -150,9 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", type=Path, default=RUNS_DIR, help="where run folders go")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("emulator", help="serve the local HTTPS emulator of Entra, Dataverse and "
-                                        "Strivacity (options: --port, --dynamics, --strivacity, --faults)")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="emulator options")
+    from recon.emulator.cli import build_parser as emulator_parser
+    p = sub.add_parser("emulator", parents=[emulator_parser()], add_help=False,
+                       help="serve the local HTTPS emulator of Entra, Dataverse and Strivacity")
     p.set_defaults(func=cmd_emulator)
 
     p = sub.add_parser("pull", help="pull live data (settings from the environment)")
@@ -172,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("email", help="the address to look up (quoted safely for OData)")
     p.set_defaults(func=cmd_lookup)
 
+    from recon.apply.cli import parser as apply_parser
+    p = sub.add_parser("apply", parents=[apply_parser()], add_help=False,
+                       help="push a run's batches to Dynamics or Strivacity: a dry run unless "
+                            "--execute; journaled and resumable")
+    p.set_defaults(func=cmd_apply)
+
     from recon.runner import add_arguments
     p = sub.add_parser("report", help="run the reconciliation report notebook into a run folder")
     add_arguments(p)
@@ -181,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors become a one-line message and a meaningful exit code."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        args = argparse.Namespace(argv=argv[1:], func=DELEGATED[argv[0]])
+    else:
+        args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

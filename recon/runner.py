@@ -175,7 +175,10 @@ def run_report(options: ReportOptions) -> RunOutcome:
     params = {**params, "run_dir": str(run_dir.resolve()),
               "runs_dir": str(Path(options.runs_dir).resolve())}
     started = _now()
+    pulled_at = datetime.now(UTC)
     error = _execute(options, params, run_dir / "report.ipynb")
+    if options.source == "live" and error is None:
+        _record_live_source(run_dir, pulled_at)
     html = _export_html(run_dir / "report.ipynb", run_dir / "report.html")
     summary = _read_summary(run_dir)
     breaches = tuple(t.text for t in thresholds if summary and t.exceeded(summary))
@@ -187,6 +190,15 @@ def run_report(options: ReportOptions) -> RunOutcome:
                          breaches=breaches, error=error)
     _write_run_json(outcome, params, thresholds, started)
     return outcome
+
+
+def _record_live_source(run_dir: Path, pulled_at: datetime) -> None:
+    """Note which tenant a live run read (URLs only, never credentials) for apply's guards."""
+    from recon.apply.guards import record_source
+    record_source(run_dir, dataverse_url=os.environ.get("DATAVERSE_URL"),
+                  strivacity_url=os.environ.get("STRIVACITY_URL"),
+                  strivacity_store=os.environ.get("STRIVACITY_STORE", "default"),
+                  pulled_at=pulled_at)
 
 
 def _new_run_dir(runs_dir: Path, label: str | None) -> Path:

@@ -13,8 +13,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recon.normalize import STRING
-
 DYNAMICS = "dynamics"
 STRIVACITY = "strivacity"
 
