@@ -29,7 +29,8 @@ def test_exit_codes_are_documented() -> None:
         assert f"| {code} |" in README, f"exit code {code} missing from the README table"
 
 
-def test_bad_input_prints_one_line_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_prints_one_line_and_exits_2(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "contacts.csv"
     empty.write_text("", encoding="utf-8")
     accounts = tmp_path / "accounts.ndjson"

@@ -1,4 +1,4 @@
-"""The golden report: the sample report's committed outputs, re-run by nbval through a sanitize file.
+"""The golden report: the sample report's committed outputs, re-run by nbval with a sanitize file.
 
 tests/golden/reconciliation_report.ipynb is notebooks/reconciliation_report.ipynb executed on the
 sample tenant. `pytest --nbval` re-executes it and compares every output, after the regexes of
@@ -51,4 +51,5 @@ def test_golden_report_outputs_are_reproduced() -> None:
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
          "--nbval-current-env", f"--nbval-sanitize-with={SANITIZE}", "-o", "addopts=",
          str(GOLDEN)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"the sample report's outputs changed ({HOW}):\n{proc.stdout[-4000:]}"
+    assert proc.returncode == 0, (f"the sample report's outputs changed ({HOW}):\n"
+                                  f"{proc.stdout[-4000:]}")

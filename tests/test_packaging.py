@@ -24,4 +24,5 @@ def _environment() -> set[str]:
 
 def test_environment_lists_the_same_packages_as_pyproject() -> None:
     env, py = _environment(), _pyproject()
-    assert env == py, f"only in environment.yml: {sorted(env - py)}; only in pyproject: {sorted(py - env)}"
+    assert env == py, (f"only in environment.yml: {sorted(env - py)}; "
+                       f"only in pyproject: {sorted(py - env)}")
