@@ -44,6 +44,8 @@ BATCH_FILES = {
     "update_strivacity.ndjson": "update_strivacity",
 }
 MIGRATE_CSV = "migrate_to_strivacity.csv"
+# One encoder for every line: json.dumps with options builds a new encoder per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _FORMULA = r"^[=+\-@\t\r]"
 _E164 = r"^\+[1-9][0-9]{6,14}$"
 
@@ -87,9 +89,9 @@ def safe_csv(frame: pd.DataFrame, path: str | Path) -> Path:
 def write_lines(lines: Iterable[Line], path: str | Path) -> Path:
     """Write JSON objects one per line (NDJSON/JSONL), UTF-8; no lines gives an empty file."""
     path = Path(path)
+    encode = _JSON.encode
     with path.open("w", encoding="utf-8", newline="\n") as out:
-        for line in lines:
-            out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.writelines(encode(line) + "\n" for line in lines)
     return path
 
 

@@ -9,6 +9,8 @@ literals: ``'text'`` (``''`` is a quote), numbers, ``null``, ``true``/``false``,
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import heapq
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -95,12 +97,16 @@ def parse_datetime(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+# Range filters (``--streams``) compare every stored createdon once per stream: parse each once.
+_parse_cached = functools.lru_cache(maxsize=1 << 20)(parse_datetime)
+
+
 def _fold(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
 def _as_datetime(value: Any) -> Any:
-    return parse_datetime(value) if isinstance(value, str) else value
+    return _parse_cached(value) if isinstance(value, str) else value
 
 
 class _Parser:
@@ -142,13 +148,13 @@ class _Parser:
         parts = [self.and_expr()]
         while self.accept("or"):
             parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else (lambda r: any(p(r) for p in parts))
+        return parts[0] if len(parts) == 1 else _any_of(parts)
 
     def and_expr(self) -> Predicate:
         parts = [self.unary()]
         while self.accept("and"):
             parts.append(self.unary())
-        return parts[0] if len(parts) == 1 else (lambda r: all(p(r) for p in parts))
+        return parts[0] if len(parts) == 1 else _all_of(parts)
 
     def unary(self) -> Predicate:
         if self.accept("not"):
@@ -185,8 +191,7 @@ class _Parser:
             if token.text not in self.columns:
                 raise FilterError(f"Could not find a property named '{token.text}' on type "
                                   f"'Microsoft.Dynamics.CRM.{self.entity}'.")
-            index = self.columns[token.text]
-            return (lambda r: r[index]), "column"
+            return operator.itemgetter(self.columns[token.text]), "column"
         if token.kind == "name":
             word = token.text.lower()
             if word not in ("null", "true", "false"):
@@ -206,6 +211,8 @@ class _Parser:
             raise self.fail(op_token)
         right, right_kind = self.operand()
         coerce = _as_datetime if "datetime" in (left_kind, right_kind) else _fold
+        if left_kind == "column" and right_kind != "column":
+            return _against_constant(left, compare, coerce, right(()))
         is_eq, is_ne = compare is operator.eq, compare is operator.ne
 
         def predicate(r: Record) -> bool:
@@ -217,6 +224,43 @@ class _Parser:
             except (TypeError, ValueError):
                 return is_ne
         return predicate
+
+
+def _against_constant(column: Getter, compare: Callable[[Any, Any], Any],
+                      coerce: Callable[[Any], Any], constant: Any) -> Predicate:
+    """``column op constant``, the common case: the constant is coerced once, not per row."""
+    is_eq, is_ne = compare is operator.eq, compare is operator.ne
+    try:
+        b = coerce(constant)
+    except (TypeError, ValueError):
+        return lambda r: is_ne
+    if b is None:
+        return (lambda r: column(r) is None) if is_eq else \
+            (lambda r: column(r) is not None) if is_ne else (lambda r: False)
+
+    def predicate(r: Record) -> bool:
+        a = column(r)
+        if a is None:
+            return is_ne
+        try:
+            return bool(compare(coerce(a), b))
+        except (TypeError, ValueError):
+            return is_ne
+    return predicate
+
+
+def _all_of(parts: list[Predicate]) -> Predicate:
+    if len(parts) == 2:
+        first, second = parts
+        return lambda r: first(r) and second(r)
+    return lambda r: all(p(r) for p in parts)
+
+
+def _any_of(parts: list[Predicate]) -> Predicate:
+    if len(parts) == 2:
+        first, second = parts
+        return lambda r: first(r) or second(r)
+    return lambda r: any(p(r) for p in parts)
 
 
 def compile_filter(text: str, columns: dict[str, int], entity: str = "contact") -> Predicate:
@@ -243,8 +287,16 @@ def _sort_key(index: int) -> Callable[[Record], tuple[bool, Any]]:
     return lambda record: (record[index] is not None, _fold(record[index]))
 
 
-def sort_records(records: Sequence[Record], keys: list[tuple[int, bool]]) -> list[Record]:
-    """Sort rows by ``keys``; nulls first ascending and last descending, like SQL Server."""
+def sort_records(records: Sequence[Record], keys: list[tuple[int, bool]],
+                 top: int | None = None) -> list[Record]:
+    """Sort rows by ``keys``; nulls first ascending and last descending, like SQL Server.
+
+    With ``top`` and one key, only the first ``top`` rows are selected (a heap, not a sort).
+    """
+    if top is not None and len(keys) == 1:
+        index, descending = keys[0]
+        pick = heapq.nlargest if descending else heapq.nsmallest
+        return pick(max(0, top), records, key=_sort_key(index))
     ordered = list(records)
     for index, descending in reversed(keys):
         ordered.sort(key=_sort_key(index), reverse=descending)

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from recon.engine.attributes import attribute_path
 from recon.engine.drift import compared_column
-from recon.engine.keys import series, strings, take
+from recon.engine.keys import distinct_sorted, series, strings, take
 from recon.engine.matches import Pairs
 from recon.engine.pairing import ONLY, Pairing
 from recon.fields import FieldMap
@@ -40,6 +40,13 @@ class Batches:
     update_dynamics: pd.DataFrame
     update_strivacity: pd.DataFrame
 
+    def line_counts(self) -> dict[str, int]:
+        """Lines each batch file will have: updates are one line per contact / account."""
+        return {"migrate_to_strivacity": len(self.migrate_to_strivacity),
+                "create_in_dynamics": len(self.create_in_dynamics),
+                "update_dynamics": distinct_sorted(self.update_dynamics["contactid"]),
+                "update_strivacity": distinct_sorted(self.update_strivacity["accountId"])}
+
 
 def _only_active(frame: pd.DataFrame, bucket: np.ndarray, fields: FieldMap) -> pd.DataFrame:
     """The side's active ``only`` records (the columns batches use), sorted by record id."""
@@ -54,10 +61,11 @@ def migrate_to_strivacity(dynamics: pd.DataFrame, pairing: Pairing,
                           fields: FieldMap) -> pd.DataFrame:
     """Active Dynamics-only contacts as flat rows with Strivacity paths for column names."""
     rows = _only_active(dynamics, pairing.dynamics.bucket, fields)
-    phone = rows["phone"]
+    phone = strings(rows["phone"])
+    e164 = pc.fill_null(pc.match_substring_regex(phone, _E164), False)
     out = {"language": pd.Series([LANGUAGE] * len(rows), dtype=STRING),
            EMAIL_ID: rows["email_key"],
-           PHONE_ID: phone.where(phone.str.match(_E164).fillna(False).astype(bool))}
+           PHONE_ID: series(pc.if_else(e164, phone, pa.scalar(None, pa.string())))}
     for field in fields.fields:
         path = attribute_path(field)
         if path is not None and field.comparer != "bool":

@@ -8,7 +8,8 @@ Rules apply in this order; the first that fits a record decides its bucket:
    all of them and the contact go to review ``shared_link``.
 2. missing/invalid email: review ``missing_email`` / ``invalid_email``.
 3. a key held by another record of the same side: review ``duplicate_email`` (a linked member
-   of the group stays paired by its link; only the others are held).
+   of the group stays paired by its link and only the others are held; that pair's drift is
+   reported, never batched, until the group is resolved).
 4. a key also held by a record that rule 1 paired or held: review ``email_in_use``.
 5. a key held by two or more records of the other side: review ``duplicate_email``.
 6. a key held by exactly one record of the other side: ``matched`` (an email pair).

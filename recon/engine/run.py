@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 from recon.engine import batches as batch
 from recon.engine.drift import compared_column, drift
 from recon.engine.duplicates import duplicate_groups
-from recon.engine.keys import DYNAMICS, STRIVACITY, distinct_sorted, series, strings
+from recon.engine.keys import DYNAMICS, STRIVACITY, series, strings
 from recon.engine.matches import matched_pairs
 from recon.engine.pairing import BUCKETS, REASONS, REVIEW, Side, pair
 from recon.engine.result import Reconciliation, summarize
@@ -84,9 +84,6 @@ def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
                          _side_buckets(strivacity, pairing.strivacity, 1)], ignore_index=True)
     review = pd.concat([_review(dynamics, pairing.dynamics, DYNAMICS),
                         _review(strivacity, pairing.strivacity, STRIVACITY)], ignore_index=True)
-    counts = {"migrate_to_strivacity": len(decided.migrate_to_strivacity),
-              "create_in_dynamics": len(decided.create_in_dynamics),
-              "update_dynamics": distinct_sorted(decided.update_dynamics["contactid"]),
-              "update_strivacity": distinct_sorted(decided.update_strivacity["accountId"])}
-    summary = summarize(dynamics, strivacity, pairing, duplicates, changes, fields, counts)
+    summary = summarize(dynamics, strivacity, pairing, duplicates, changes, fields,
+                        decided.line_counts())
     return Reconciliation(pairs.frame, duplicates, changes, review, buckets, decided, summary)
