@@ -23,7 +23,7 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,bench,lab]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name recon --display-name "recon (.venv)"
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/reconcile_bench.py
