@@ -25,6 +25,7 @@ from recon.apply.plan import Operation
 from recon.apply.transport import Transport, error_of, refused
 from recon.dynamics.client import API_PATH
 from recon.errors import HttpError
+from recon.multipart import part_headers, split_multipart
 
 DUPLICATE_KEY = "0x80040237"
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
@@ -61,32 +62,6 @@ def build_batch(ops: Sequence[Operation], boundary: str) -> bytes:
     return ("\r\n".join(out) + "\r\n").encode("utf-8")
 
 
-def _headers(block: str) -> dict[str, str]:
-    found = {}
-    for line in block.split("\n"):
-        name, sep, value = line.partition(":")
-        if sep:
-            found[name.strip().lower()] = value.strip()
-    return found
-
-
-def split_multipart(text: str, boundary: str) -> list[tuple[dict[str, str], str]]:
-    """The (MIME headers, body) of each part between ``--boundary`` lines (LF or CRLF)."""
-    delimiter = re.compile(rf"^--{re.escape(boundary)}(--)?[ \t]*$", re.MULTILINE)
-    chunks, start = [], None
-    for match in delimiter.finditer(text):
-        if start is not None:
-            chunks.append(text[start:match.start()].strip("\n"))
-        if match.group(1):
-            break
-        start = match.end()
-    parts = []
-    for chunk in chunks:
-        head, _, body = chunk.partition("\n\n")
-        parts.append((_headers(head), body))
-    return parts
-
-
 def _http_part(text: str, content_id: str | None) -> Part:
     head, _, body = text.partition("\n\n")
     status_line, _, header_block = head.partition("\n")
@@ -98,7 +73,7 @@ def _http_part(text: str, content_id: str | None) -> Part:
         parsed: Any = json.loads(body) if body else None
     except json.JSONDecodeError:
         parsed = body
-    return Part(content_id, int(match.group(1)), _headers(header_block), parsed)
+    return Part(content_id, int(match.group(1)), part_headers(header_block), parsed)
 
 
 def parse_batch(text: str, content_type: str) -> list[tuple[int, Part]]:

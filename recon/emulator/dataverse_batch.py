@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from recon.emulator.dataverse import PREFIX, Dataverse
 from recon.emulator.dataverse_query import preferences
 from recon.emulator.wire import Request, Response, dataverse_error
+from recon.multipart import part_headers, split_multipart
 
 MAX_OPERATIONS = 1000
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
@@ -28,32 +29,6 @@ class Part:
 
     request: Request
     content_id: str | None
-
-
-def _headers(block: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for line in block.split("\n"):
-        name, sep, value = line.partition(":")
-        if sep:
-            found[name.strip().lower()] = value.strip()
-    return found
-
-
-def split_multipart(text: str, boundary: str) -> list[tuple[dict[str, str], str]]:
-    """The parts between ``--boundary`` lines as (MIME headers, body); LF or CRLF."""
-    delimiter = re.compile(rf"^--{re.escape(boundary)}(--)?[ \t]*$", re.MULTILINE)
-    parts, start = [], None
-    for match in delimiter.finditer(text):
-        if start is not None:
-            parts.append(text[start:match.start()].strip("\n"))
-        if match.group(1):
-            break
-        start = match.end()
-    split = []
-    for part in parts:
-        head, _, body = part.partition("\n\n")
-        split.append((_headers(head), body))
-    return split
 
 
 def _inner_request(text: str, content_id: str | None, ids: dict[str, str]) -> Part:
@@ -69,7 +44,7 @@ def _inner_request(text: str, content_id: str | None, ids: dict[str, str]) -> Pa
         url = ids[ref] + ("/" + rest if rest else "")
     parts = urllib.parse.urlsplit(url)
     path = parts.path if parts.path.startswith("/") else PREFIX + parts.path
-    request = Request(method.upper(), path, parts.query, _headers(header_block),
+    request = Request(method.upper(), path, parts.query, part_headers(header_block),
                       body.rstrip("\n").encode("utf-8"))
     return Part(request, content_id)
 
