@@ -8,21 +8,25 @@ formula injection by a leading single quote (``'=cmd`` shows as text, OWASP's ad
 that is exactly an E.164 phone number (``+14155550100``) is kept as it is, since digits
 cannot form a formula and importers need the number verbatim. Line breaks inside a cell are
 written as ``\n`` in a quoted cell.
+
+A run folder holds millions of lines, so nothing here loops over rows: cells and JSON lines
+are built column-wise with pyarrow (``recon.engine.lines.TEXTS`` for the batches), quoted
+exactly as Python's csv module quotes (what pandas' ``to_csv`` wrote before), and each file
+is written in a few large buffers.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recon.engine.lines import LINES, Line
+from recon.engine.lines import TEXTS, contains_any, utf8_view
 
 if TYPE_CHECKING:
     from recon.engine import Reconciliation
@@ -44,9 +48,11 @@ BATCH_FILES = {
     "update_strivacity.ndjson": "update_strivacity",
 }
 MIGRATE_CSV = "migrate_to_strivacity.csv"
-# One encoder for every line: json.dumps with options builds a new encoder per call.
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_FORMULA = r"^[=+\-@\t\r]"
+_NEEDS_QUOTES = r'[,"\n]'
+#: Rows of a CSV encoded at a time: bounds memory and keeps pyarrow's 2 GiB string limit afar.
+_CHUNK = 200_000
+_FORMULA_BYTES = np.zeros(256, bool)  # lookup table: is a cell's first byte a formula's?
+_FORMULA_BYTES[np.frombuffer(b"=+-@\t\r", np.uint8)] = True
 _E164 = r"^\+[1-9][0-9]{6,14}$"
 
 
@@ -67,31 +73,89 @@ def _text(values: pd.Series) -> pa.Array:
 
 
 def safe_cells(values: pd.Series) -> pa.Array:
-    """A column as CSV-safe text: blanks empty, edges trimmed, formulas neutralised."""
-    text = pc.fill_null(_text(values), "")
-    text = pc.utf8_trim(text, " ")
-    risky = pc.and_(pc.match_substring_regex(text, _FORMULA),
-                    pc.invert(pc.match_substring_regex(text, _E164)))
-    text = pc.if_else(risky, pc.binary_join_element_wise("'", text, ""), text)
-    # Line breaks inside a cell become \n, which the writer quotes (a bare \r it would not).
-    return pc.replace_substring_regex(text, r"\r\n?", "\n")
+    """A column as CSV-safe text: blanks empty, edges trimmed, formulas neutralised.
+
+    Each rule first looks at the raw bytes (first/last bytes of the cells, or the whole
+    buffer) and runs its string kernel only when some cell needs it.
+    """
+    text = _plain(pc.fill_null(_text(values), ""))
+    if np.any(_edge_bytes(text, first=True) == 0x20) or np.any(_edge_bytes(text) == 0x20):
+        text = _plain(pc.utf8_trim(text, " "))
+    risky = _FORMULA_BYTES[_edge_bytes(text, first=True)]
+    if risky.any():
+        formula = pc.and_(pa.array(risky), pc.invert(pc.match_substring_regex(text, _E164)))
+        text = _plain(pc.if_else(formula, pc.binary_join_element_wise("'", text, ""), text))
+    if contains_any(text, b"\r"):
+        # Line breaks inside a cell become \n, which the writer quotes (a bare \r it would not).
+        text = _plain(pc.replace_substring_regex(text, r"\r\n?", "\n"))
+    return text
+
+
+def _plain(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _edge_bytes(text: pa.Array, first: bool = False) -> np.ndarray:
+    """Each cell's last (or first) UTF-8 byte; 0 for an empty cell."""
+    offsets, data = utf8_view(text)
+    if len(data) == 0:
+        return np.zeros(len(text), np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    at = np.minimum(starts if first else ends - 1, len(data) - 1).clip(0)
+    return np.where(ends > starts, data[at], 0)
+
+
+def _quoted(cells: pa.Array) -> pa.Array:
+    """Cells quoted as Python's csv module does (minimal quoting, ``\\n`` line ends)."""
+    if not contains_any(cells, b',"\n'):
+        return cells
+    needs = pc.match_substring_regex(cells, _NEEDS_QUOTES)
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(cells, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, cells)
+
+
+def _csv_rows(cells: list[pa.Array], rows: int) -> pa.Array:
+    """Each row's quoted cells joined by commas; a lone empty cell is ``""`` as csv writes it."""
+    if not cells:
+        return pa.array([""] * rows, pa.string())
+    quoted = [_quoted(column) for column in cells]
+    if len(quoted) == 1:
+        return pc.if_else(pc.equal(quoted[0], ""), '""', quoted[0])
+    return pc.binary_join_element_wise(*quoted, ",")
 
 
 def safe_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` as a spreadsheet- and importer-safe CSV (see the module docstring)."""
     path = Path(path)
-    safe = pd.DataFrame({name: pd.arrays.ArrowExtensionArray(safe_cells(frame[name]))
-                         for name in frame.columns}, columns=frame.columns)
-    safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+    header = pa.array([str(name) for name in frame.columns], pa.string())
+    with path.open("wb") as out:
+        _write_texts(out, _csv_rows([header.slice(i, 1) for i in range(len(header))], 1))
+        for start in range(0, len(frame), _CHUNK):
+            part = frame.iloc[start:start + _CHUNK]
+            cells = [safe_cells(part.iloc[:, i]) for i in range(part.shape[1])]
+            _write_texts(out, _csv_rows(cells, len(part)))
     return path
 
 
-def write_lines(lines: Iterable[Line], path: str | Path) -> Path:
-    """Write JSON objects one per line (NDJSON/JSONL), UTF-8; no lines gives an empty file."""
+def _write_texts(out: BinaryIO, lines: pa.Array | pa.ChunkedArray) -> None:
+    """Write each string of ``lines`` followed by ``\\n``, as one buffer."""
+    if lines.null_count:
+        row = int(np.flatnonzero(pc.is_null(lines).to_numpy(zero_copy_only=False))[0])
+        raise ValueError(f"{out.name}: line {row + 1} has no text; every row must be encoded "
+                         "(a bug in the encoder that made these lines)")
+    if len(lines):
+        lines = _plain(lines)
+        whole = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()),
+                                                        lines), "\n")[0]
+        out.write(whole.as_buffer())
+        out.write(b"\n")
+
+
+def write_texts(lines: pa.Array, path: str | Path) -> Path:
+    """Write encoded JSON lines (NDJSON/JSONL), UTF-8; no lines gives an empty file."""
     path = Path(path)
-    encode = _JSON.encode
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        out.writelines(encode(line) + "\n" for line in lines)
+    with path.open("wb") as out:
+        _write_texts(out, lines)
     return path
 
 
@@ -102,7 +166,7 @@ def write_run(result: Reconciliation, folder: str | Path) -> Path:
     for name, (attribute, columns) in TABLES.items():
         safe_csv(getattr(result, attribute)[list(columns)], folder / name)
     for file, batch in BATCH_FILES.items():
-        write_lines(LINES[batch](result.batch(batch)), folder / "batches" / file)
+        write_texts(TEXTS[batch](result.batch(batch)), folder / "batches" / file)
     safe_csv(result.batch("migrate_to_strivacity"), folder / "batches" / MIGRATE_CSV)
     text = json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n"
     (folder / "summary.json").write_text(text, encoding="utf-8")

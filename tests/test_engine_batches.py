@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 from canonical import dynamics, strivacity
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recon.engine import reconcile
+from recon.engine.lines import LINES, TEXTS
 from recon.fields import DEFAULT_FIELDS, FieldMap
+from recon.normalize import STRING
 
 
 def test_migrate_active_dynamics_only_contacts_as_create_bodies() -> None:
@@ -106,3 +112,95 @@ def test_a_linked_member_of_a_duplicate_group_is_reported_not_batched() -> None:
     assert r.matches["contactid"].tolist() == ["c2"]
     assert r.drift["action"].tolist() == ["report"]
     assert r.summary["batches"]["update_dynamics"] == 0
+
+
+# The column-wise encoders (TEXTS) must give exactly the bytes json gives for LINES.
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ODD = ['"', "\\", 'a"b\\c', "\n", "x\r\ny", "\x00", "a\x1fb", "\x7f", "\u2028", "ü€😀", "",
+        "true", "false", None]
+_VALUES = st.one_of(st.none(), st.sampled_from(_ODD), st.text(max_size=8))
+
+
+def _expected(name: str, frame: pd.DataFrame) -> list[str]:
+    return [_JSON.encode(line) for line in LINES[name](frame)]
+
+
+def _frame(columns: dict[str, list[str | None]]) -> pd.DataFrame:
+    return pd.DataFrame({k: pd.Series(v, dtype=STRING) for k, v in columns.items()})
+
+
+def _migrate(rows: list[tuple[str | None, ...]], paths: list[str]) -> pd.DataFrame:
+    names = ["language", "identities.email.id", "identities.phone.id", *paths]
+    return _frame({n: [r[i % len(r)] for r in rows] for i, n in enumerate(names)})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_VALUES, _VALUES, _VALUES, _VALUES), max_size=6))
+def test_migrate_text_is_json_of_the_lines(rows: list[tuple[str | None, ...]]) -> None:
+    for paths in (["emails.primaryEmail", "name.givenName", "name.familyName", "crm.id"],
+                  ["a.b.c", "a.b.d", "a.e", "f"],  # deeper nesting, a top-level key
+                  ["name.givenName", "crm.id", "name.familyName"],  # a parent split in two
+                  ["a", "a.b"]):  # a path that is also a parent
+        frame = _migrate(rows, paths)
+        try:
+            expected = _expected("migrate_to_strivacity", frame)
+        except TypeError:  # nest cannot put "a.b" under a string; nor may the text path lie
+            with pytest.raises(TypeError):
+                TEXTS["migrate_to_strivacity"](frame)
+            continue
+        assert TEXTS["migrate_to_strivacity"](frame).to_pylist() == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_VALUES, _VALUES, _VALUES), max_size=6))
+def test_create_text_is_json_of_the_lines(rows: list[tuple[str | None, ...]]) -> None:
+    frame = _frame({"strivacity_id": [r[0] for r in rows], "emailaddress1": [r[1] for r in rows],
+                    "lastname": [r[2] for r in rows]})
+    assert TEXTS["create_in_dynamics"](frame).to_pylist() == _expected("create_in_dynamics", frame)
+    only_id = frame[["strivacity_id"]]
+    assert TEXTS["create_in_dynamics"](only_id).to_pylist() == ["{}"] * len(rows)
+
+
+_IDS = st.sampled_from(["c1", "c2", "c3", None])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(_IDS, st.sampled_from(["firstname", "statecode", "lastname"]),
+                          _VALUES, _VALUES, _VALUES), max_size=8))
+def test_update_dynamics_text_is_json_of_the_lines(rows: list[tuple[str | None, ...]]) -> None:
+    # Unsorted ids and a column repeated for one contact exercise the row-by-row fallback.
+    frame = _frame({name: [r[i] for r in rows]
+                    for i, name in enumerate(("contactid", "column", "etag", "new", "old"))})
+    assert TEXTS["update_dynamics"](frame).to_pylist() == _expected("update_dynamics", frame)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(_IDS, _VALUES, st.sampled_from(
+    ["name.givenName", "name.familyName", "crm.dynamicsContactId", "addresses.locality",
+     "a.b.c", "x"]), _VALUES), max_size=8), st.booleans())
+def test_update_strivacity_text_is_json_of_the_lines(rows: list[tuple[str | None, ...]],
+                                                     two_levels: bool) -> None:
+    if two_levels:  # the shape the engine makes: the column-wise path, not the fallback
+        rows = [r for r in rows if r[2] not in ("a.b.c", "x")]
+    frame = _frame({name: [r[i] for r in rows]
+                    for i, name in enumerate(("accountId", "identityStore", "attribute", "value"))})
+    assert TEXTS["update_strivacity"](frame).to_pylist() == _expected("update_strivacity", frame)
+
+
+def test_texts_of_a_reconciliation_match_its_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    def row_by_row(lines: object) -> None:
+        raise AssertionError("the engine's batches should be encoded column-wise")
+
+    monkeypatch.setattr("recon.engine.lines._encoded", row_by_row)
+    fields = FieldMap(tuple(replace(f, winner="dynamics") if f.name == "city" else f
+                            for f in DEFAULT_FIELDS.fields))
+    d = dynamics({"id": "c1", "email": "a@x.com", "city": 'Pa"ris\\', "given_name": "Jo\n"},
+                 {"id": "c2", "email": "b@x.com", "family_name": "Ü\x01"},
+                 {"id": "c3", "email": "c@x.com", "phone": "+12025550100"})
+    s = strivacity({"id": "a1", "email": "a@x.com", "city": "Lyon", "given_name": "Jo"},
+                   {"id": "a4", "email": "d@x.com", "family_name": "Lee", "city": "\t"})
+    r = reconcile(d, s, fields)
+    for name in TEXTS:
+        assert TEXTS[name](r.batch(name)).to_pylist() == _expected(name, r.batch(name)), name
+        assert len(TEXTS[name](r.batch(name))) == r.summary["batches"][name]

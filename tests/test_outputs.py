@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from canonical import dynamics, strivacity
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recon.engine import reconcile
-from recon.outputs import safe_csv, write_run
+from recon.normalize import STRING
+from recon.outputs import safe_cells, safe_csv, write_run, write_texts
 
 
 def _result():
@@ -132,3 +137,42 @@ def test_writing_twice_gives_identical_files(tmp_path: Path) -> None:
     for path in a.rglob("*"):
         if path.is_file():
             assert path.read_bytes() == (b / path.relative_to(a)).read_bytes(), path.name
+
+
+_CELLS = st.one_of(st.none(), st.sampled_from(['a"b', "a,b", "x\ny", "x\r\ny", "\rq", "=1",
+                                               " +1 ", "+12025550100", "", " ", "ü"]),
+                   st.text(max_size=6))
+
+
+def _csv_module(frame: pd.DataFrame) -> bytes:
+    """What Python's csv module (pandas' writer) makes of the safe cells: the reference."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([str(c) for c in frame.columns])
+    cells = [safe_cells(frame[c]).to_pylist() for c in frame.columns]
+    writer.writerows(zip(*cells, strict=True))
+    return out.getvalue().encode("utf-8")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_CELLS, _CELLS), max_size=6), st.sampled_from([1, 2]))
+def test_safe_csv_quotes_as_the_csv_module(tmp_path_factory: pytest.TempPathFactory,
+                                           rows: list[tuple[str | None, str | None]],
+                                           width: int) -> None:
+    frame = pd.DataFrame({name: pd.Series([r[i] for r in rows], dtype=STRING)
+                          for i, name in enumerate(["a,b", "c"][:width])})
+    path = safe_csv(frame, tmp_path_factory.mktemp("csv") / "x.csv")
+    assert path.read_bytes() == _csv_module(frame)
+
+
+def test_a_lone_empty_cell_is_quoted_as_csv_does(tmp_path: Path) -> None:
+    path = safe_csv(pd.DataFrame({"v": pd.Series(["", "x"], dtype=STRING)}), tmp_path / "x.csv")
+    assert path.read_bytes() == b'v\n""\nx\n'
+
+
+def test_write_texts_writes_one_line_each(tmp_path: Path) -> None:
+    assert write_texts(pa.array(['{"a":1}', "{}"]), tmp_path / "a").read_bytes() == \
+        b'{"a":1}\n{}\n'
+    assert write_texts(pa.array([], pa.string()), tmp_path / "b").read_bytes() == b""
+    with pytest.raises(ValueError, match="c: line 2 has no text"):
+        write_texts(pa.array(["{}", None]), tmp_path / "c")
