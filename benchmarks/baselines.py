@@ -98,18 +98,25 @@ def run_duckdb(dyn: str, stv: str, out: Path) -> None:
     con = duckdb.connect()
     con.execute(f"create view d as select * from read_csv('{dyn}', all_varchar=true)")
     con.execute(f"create view s as select * from read_json('{stv}', format='newline_delimited')")
-    cols = {row[0] for row in con.execute("describe select * from s").fetchall()}
-    info = "accountInfo" if "accountInfo" in cols else "NULL"
+
+    def binds(expr: str) -> bool:
+        try:
+            con.execute(f"select {expr} from s limit 0")
+            return True
+        except duckdb.Error:
+            return False
 
     def sv(name: str, attr: str | None) -> str:
         if attr is None:
             return "s.identities.phone.id"
         path = ".".join(f'"{p}"' for p in attr.split("."))
-        return f"try(s.{info}.{path})"
+        found = [e for e in (f"s.accountInfo.{path}", f"s.identities.local.metadata.{path}")
+                 if binds(e)]
+        return f"coalesce({', '.join(found)})" if found else "NULL"
 
     select = ", ".join(f"d.{col} as {name}_d, {sv(name, attr)} as {name}_s"
                        for name, col, attr in FIELDS)
-    email_s = f"coalesce(try(s.{info}.emails.primaryEmail), s.identities.email.id)"
+    email_s = f"coalesce({sv('email', 'emails.primaryEmail')}, s.identities.email.id)"
     con.execute(f"""create table j as
         select coalesce(dk, sk) as email_key, d.contactid, s.id as strivacity_id, {select}
         from (select *, lower(trim(emailaddress1)) as dk from d) d
