@@ -53,7 +53,9 @@ def as_string(values: pd.Series) -> pd.Series:
             arr = pc.cast(arr, pa.int64())
     if not pa.types.is_string(arr.type):
         arr = pc.cast(arr, pa.string())
-    arr = pc.if_else(pc.fill_null(pc.equal(arr, ""), False), pa.scalar(None, pa.string()), arr)
+    empty = pc.fill_null(pc.equal(arr, ""), False)
+    if pc.any(empty).as_py():
+        arr = pc.if_else(empty, pa.scalar(None, pa.string()), arr)
     return from_arrow(arr)
 
 
@@ -93,6 +95,9 @@ def _plain(value: object) -> str:
 def timestamps(values: pd.Series, column: str, origin: Origin,
                ids: pd.Series | None = None) -> pd.Series:
     """ISO 8601 text or datetimes as ``datetime64[ns, UTC]``; naive values are taken as UTC."""
+    fast = _iso_utc(values)
+    if fast is not None:
+        return fast
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
         parsed = pd.to_datetime(values, utc=True)
         present = values.notna().to_numpy()
@@ -107,6 +112,23 @@ def timestamps(values: pd.Series, column: str, origin: Origin,
                            column=column, record=_record(ids, row),
                            fix="Write it as ISO 8601, e.g. 2024-03-01T10:00:00Z, or leave it empty")
     return parsed.set_axis(pd.RangeIndex(len(values))).astype(pd.DatetimeTZDtype("ns", "UTC"))
+
+
+def _iso_utc(values: pd.Series) -> pd.Series | None:
+    """Text that is all ISO 8601 with a zone (``...Z``, ``...+02:00``) parsed by pyarrow.
+
+    pyarrow reads a subset of what pandas reads, and reads it the same; ``None`` means some
+    value is outside that subset (or not a date at all) and pandas must decide.
+    """
+    if not isinstance(values.dtype, pd.ArrowDtype) or not pa.types.is_string(
+            values.dtype.pyarrow_dtype):
+        return None
+    try:
+        parsed = pc.cast(arrow(as_string(values)), pa.timestamp("ns", "UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    out = parsed.to_pandas()
+    return out.set_axis(pd.RangeIndex(len(values))).astype(pd.DatetimeTZDtype("ns", "UTC"))
 
 
 def flags(values: pd.Series, column: str, origin: Origin, ids: pd.Series | None = None, *,
@@ -133,7 +155,7 @@ def record_ids(values: pd.Series, column: str, origin: Origin, *, guid: bool) ->
     ids = arrow(as_string(values))
     ids = pc.utf8_trim_whitespace(ids)
     if guid:
-        ids = pc.utf8_lower(pc.replace_substring_regex(ids, r"^\{|\}$", ""))
+        ids = pc.utf8_lower(_unbraced(ids))
     ids = pc.if_else(pc.fill_null(pc.equal(ids, ""), True), pa.scalar(None, pa.string()), ids)
     missing = pc.is_null(ids).to_numpy(zero_copy_only=False)
     if missing.any():
@@ -146,9 +168,17 @@ def record_ids(values: pd.Series, column: str, origin: Origin, *, guid: bool) ->
 def guids(values: pd.Series) -> pd.Series:
     """Optional GUID references (e.g. the link attribute) lower-cased without braces."""
     text = arrow(as_string(values))
-    text = pc.utf8_lower(pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r"^\{|\}$", ""))
+    text = pc.utf8_lower(_unbraced(pc.utf8_trim_whitespace(text)))
     text = pc.if_else(pc.fill_null(pc.equal(text, ""), True), pa.scalar(None, pa.string()), text)
     return from_arrow(text)
+
+
+def _unbraced(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """GUIDs without the one pair of braces Dynamics sometimes writes around them."""
+    braced = pc.or_(pc.starts_with(values, "{"), pc.ends_with(values, "}"))
+    if not pc.any(braced).as_py():  # the usual case: skip the regex
+        return values
+    return pc.replace_substring_regex(values, r"^\{|\}$", "")
 
 
 def _record(ids: pd.Series | None, row: int) -> str | None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial
+from typing import TypeAlias
 
 import pandas as pd
 import phonenumbers
@@ -30,6 +32,17 @@ _FAST_EMAIL = rf"^{_LOCAL}@({_LABEL}\.)+[a-z]{{2,63}}$"
 # TLDs email-validator treats as special use; they take the slow, authoritative path.
 _SPECIAL_TLD = r"\.(arpa|invalid|local|localhost|onion|test)$"
 _PY_EDGE = "\u00a0\u200b\u200c\u200d\u2060\ufeff"
+#: The characters of ``_EDGE`` (RE2's ``\s`` is ``[\t\n\f\r ]``), for the trim kernel.
+_EDGE_CHARS = "\t\n\f\r " + _PY_EDGE
+#: Text that collapsing runs of ``_EDGE`` to one space would change.
+_COLLAPSIBLE = r"[\t\n\f\r\x{00a0}\x{200b}\x{200c}\x{200d}\x{2060}\x{feff}]|  "
+_NULL = pa.scalar(None, pa.string())
+#: Rows sampled to guess whether values repeat. Among 4096 rows drawn from N distinct values
+#: about 4096**2 / 2N repeat; more than 1% repeats means N is under ~200k and worth it.
+_SAMPLE = 4096
+_REPEATS_PERCENT = 1
+Values: TypeAlias = pa.ChunkedArray | pa.Array
+Convert: TypeAlias = Callable[[Values], list[Values]]
 
 
 def _arrow(values: pd.Series) -> pa.ChunkedArray:
@@ -42,6 +55,41 @@ def _series(array: pa.ChunkedArray | pa.Array, index: pd.Index) -> pd.Series:
     return pd.Series(pd.arrays.ArrowExtensionArray(array), index=index)
 
 
+def _spread(arr: pa.ChunkedArray, convert: Convert) -> list[pa.ChunkedArray]:
+    """``convert`` each distinct value once and spread the results back over the rows.
+
+    Names, streets and cities repeat a lot; when a sample says values hardly repeat (ids,
+    emails) the rows are converted directly. The result is the same either way.
+    """
+    n = len(arr)
+    sample = arr.take(pa.array(range(0, n, max(1, n // _SAMPLE)), pa.int64()))
+    repeats = len(sample) - len(sample.unique())
+    if n < _SAMPLE or repeats * 100 <= len(sample) * _REPEATS_PERCENT:
+        return [_chunked(out) for out in convert(arr)]
+    uniques = arr.unique()
+    positions = pc.index_in(arr, value_set=uniques)
+    return [pc.take(out, positions) for out in convert(uniques)]
+
+
+def _chunked(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    return values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
+
+
+def _patch(values: pa.ChunkedArray | pa.Array, mask: pa.ChunkedArray | pa.Array,
+           replacements: pa.Array) -> pa.ChunkedArray | pa.Array:
+    """``values`` with the rows where ``mask`` is true replaced, in order, by ``replacements``."""
+    return pc.replace_with_mask(values, _plain_mask(mask), replacements)
+
+
+def _plain_mask(mask: pa.ChunkedArray | pa.Array) -> pa.Array:
+    mask = pc.fill_null(mask, False)
+    return mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
+
+
+def _any(mask: pa.ChunkedArray | pa.Array) -> bool:
+    return bool(pc.any(mask).as_py())
+
+
 def email_key(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Return ``(email_key, email_status)`` for raw addresses (DESIGN §5).
 
@@ -49,7 +97,30 @@ def email_key(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     domain and no trailing dot. ``email_status`` is ``ok``, ``missing`` or ``invalid``;
     the key is NA unless the status is ``ok``.
     """
-    arr = _arrow(values)
+    key, status = _spread(_arrow(values), _email_keys)
+    return _series(key, values.index), _series(status, values.index)
+
+
+def _email_keys(arr: Values) -> list[Values]:
+    """Keys and statuses; a plain lower-case-able ASCII address skips trimming and unwrapping.
+
+    Such an address has nothing to trim or unwrap, so its key is just its lower-case form.
+    """
+    lowered = pc.utf8_lower(arr)
+    plain = pc.and_(pc.string_is_ascii(arr), pc.match_substring_regex(lowered, _FAST_EMAIL))
+    plain = pc.fill_null(pc.and_(plain, pc.invert(pc.match_substring_regex(lowered,
+                                                                            _SPECIAL_TLD))), False)
+    key = pc.if_else(plain, lowered, _NULL)
+    status = pc.if_else(plain, "ok", "missing")
+    rest = pc.and_(pc.invert(plain), pc.is_valid(arr))
+    if _any(rest):
+        rest_key, rest_status = _email_keys_exact(pc.filter(arr, rest))
+        key, status = _patch(key, rest, rest_key), _patch(status, rest, rest_status)
+    return [key, status]
+
+
+def _email_keys_exact(arr: Values) -> tuple[pa.Array, pa.Array]:
+    """Keys and statuses of non-null addresses that need trimming, unwrapping or validation."""
     trimmed = pc.replace_substring_regex(arr, _TRIM, "")
     bare = pc.replace_substring_regex(trimmed, _WRAPPER, "")
     bare = pc.replace_substring_regex(bare, _TRIM, "")
@@ -59,17 +130,18 @@ def email_key(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     fast = pc.and_(pc.string_is_ascii(trimmed), pc.match_substring_regex(lowered, _FAST_EMAIL))
     fast = pc.and_(fast, pc.invert(pc.match_substring_regex(lowered, _SPECIAL_TLD)))
     fast = pc.fill_null(fast, False)
-    key = _series(pc.if_else(fast, lowered, pa.scalar(None, pa.string())), values.index)
-    status = pd.Series("ok", index=values.index, dtype=STRING)
-    slow = ~_series(pc.or_(fast, missing), values.index).astype(bool)
-    if slow.any():
-        raw = values[slow]
-        uniques = raw.astype(object).unique()
-        mapping = {u: _email_key_one(u) for u in uniques}
-        key[slow] = raw.astype(object).map(lambda v: mapping[v]).astype(STRING)
-        status[slow] = key[slow].isna().map({True: "invalid", False: "ok"}).astype(STRING)
-    status[_series(missing, values.index).astype(bool)] = "missing"
-    return key, status
+    key = pc.if_else(fast, lowered, _NULL)
+    slow = pc.invert(pc.or_(fast, missing))
+    if _any(slow):
+        raw = pc.filter(arr, slow).to_pylist()
+        mapping = {u: _email_key_one(u) for u in set(raw)}
+        key = _patch(key, slow, pa.array([mapping[v] for v in raw], pa.string()))
+    status = pc.if_else(missing, "missing", pc.if_else(pc.is_valid(key), "ok", "invalid"))
+    return _flat(key), _flat(status)
+
+
+def _flat(values: Values) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 @lru_cache(maxsize=65536)
@@ -97,13 +169,17 @@ def _email_key_one(raw: str) -> str | None:
 
 def text(values: pd.Series) -> pd.Series:
     """NFC, trimmed, inner whitespace collapsed, case kept; empty becomes NA."""
-    arr = _arrow(values)
-    arr = pc.utf8_normalize(arr, "NFC")
-    arr = pc.replace_substring_regex(arr, _TRIM, "")
-    arr = pc.replace_substring_regex(arr, rf"{_EDGE}+", " ")
-    arr = pc.if_else(pc.fill_null(pc.equal(pc.utf8_length(arr), 0), True),
-                     pa.scalar(None, pa.string()), arr)
-    return _series(arr, values.index)
+    return _series(_spread(_arrow(values), _texts)[0], values.index)
+
+
+def _texts(arr: Values) -> list[Values]:
+    """``text`` over arrow values; kernels that would change nothing are skipped."""
+    if not pc.all(pc.string_is_ascii(arr)).as_py():  # ASCII text is already NFC
+        arr = pc.utf8_normalize(arr, "NFC")
+    arr = pc.utf8_trim(arr, _EDGE_CHARS)
+    if _any(pc.match_substring_regex(arr, _COLLAPSIBLE)):
+        arr = pc.replace_substring_regex(arr, rf"{_EDGE}+", " ")
+    return [pc.if_else(pc.fill_null(pc.equal(pc.utf8_length(arr), 0), True), _NULL, arr)]
 
 
 _E164 = r"^\+[1-9][0-9]{6,14}$"
@@ -116,26 +192,36 @@ def phone(values: pd.Series, region: str | None = None) -> pd.Series:
     ``region`` (e.g. ``"US"``) reads national numbers; without it only international ones parse.
     Numbers already in E.164 skip the parser.
     """
-    arr = _arrow(values)
+    return _series(_spread(_arrow(values), partial(_phones, region=region))[0], values.index)
+
+
+def _phones(arr: Values, region: str | None) -> list[Values]:
+    """``phone`` over arrow values."""
     squeezed = pc.replace_substring_regex(arr, _PHONE_JUNK, "")
     squeezed = pc.replace_substring_regex(squeezed, r"^00", "+")
     fast = pc.fill_null(pc.match_substring_regex(squeezed, _E164), False)
     empty = pc.fill_null(pc.equal(pc.utf8_length(squeezed), 0), True)
-    out = _series(pc.if_else(fast, squeezed, pa.scalar(None, pa.string())), values.index)
-    slow = ~_series(pc.or_(fast, empty), values.index).astype(bool)
-    if slow.any():
-        raw = values[slow].astype(object)
-        mapping = {u: _phone_one(str(u), region) for u in raw.unique()}
-        out[slow] = raw.map(lambda v: mapping[v]).astype(STRING)
-    return out
+    out = pc.if_else(fast, squeezed, _NULL)
+    slow = pc.invert(pc.or_(fast, empty))
+    if _any(slow):
+        raw = pc.filter(arr, slow).to_pylist()
+        mapping = {u: _phone_one(u, region) for u in set(raw)}
+        out = _patch(out, slow, pa.array([mapping[v] for v in raw], pa.string()))
+    return [out]
 
 
 @lru_cache(maxsize=65536)
-def _phone_one(raw: str, region: str | None) -> str:
+def _phone_one(raw: str, region: str | None) -> str | None:
+    """One number through libphonenumber; unparseable ones as trimmed text, blank ones as None."""
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        return re.sub(r"\s+", " ", raw.strip())
+        return _squeezed(raw)
     if not phonenumbers.is_possible_number(number):
-        return re.sub(r"\s+", " ", raw.strip())
+        return _squeezed(raw)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _squeezed(raw: str) -> str | None:
+    # Python's whitespace is wider than RE2's (e.g. U+000B, U+3000): such a value is blank.
+    return re.sub(r"\s+", " ", raw.strip()) or None

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
@@ -27,6 +26,10 @@ BOM = b"\xef\xbb\xbf"
 UTF8_FIX = "Re-save the file as UTF-8 (e.g. Excel: Save As > CSV UTF-8) and try again"
 JSON_LINE_FIX = "Fix or remove that line; each line must hold one JSON object"
 LineOf = Callable[[int], int]
+BLOCK = 1 << 24  # bytes per read and per pyarrow parse block
+STREAM_BLOCK = 1 << 22  # bytes per block of the streaming JSON reader: memory vs. overhead
+NEWLINE, QUOTE = ord("\n"), ord('"')
+ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 
 
 def read_bytes(path: str | Path) -> bytes:
@@ -34,13 +37,66 @@ def read_bytes(path: str | Path) -> bytes:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot open the file ({exc.strerror})", file=str(path),
-                         fix="Check the path and that the file is readable") from exc
+        raise _unreadable(path, exc) from exc
     data = data.removeprefix(BOM)
     if not data or data.isspace():
-        raise InputError("the file is empty", file=str(path),
-                         fix="Export the records again; the file has no content")
+        raise _empty(path)
     return data
+
+
+def check_file(path: str | Path) -> None:
+    """Raise as ``read_bytes`` would for a missing, empty or blank file, reading only its start.
+
+    Lets pyarrow read large files from disk itself rather than from a copy in Python bytes.
+    """
+    try:
+        with open(path, "rb") as file:
+            block = file.read(1 << 16).removeprefix(BOM)
+            while block.isspace():
+                block = file.read(BLOCK)
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    if not block:
+        raise _empty(path)
+
+
+def _unreadable(path: str | Path, exc: OSError) -> InputError:
+    return InputError(f"cannot open the file ({exc.strerror})", file=str(path),
+                      fix="Check the path and that the file is readable")
+
+
+def _empty(path: str | Path) -> InputError:
+    return InputError("the file is empty", file=str(path),
+                      fix="Export the records again; the file has no content")
+
+
+def line_count(path: str | Path) -> int:
+    """``data.rstrip(b"\\r\\n").count(b"\\n") + 1`` for the file's bytes, reading it in blocks."""
+    return scan_lines(path)[0]
+
+
+def scan_lines(path: str | Path) -> tuple[int, bool]:
+    """``line_count``, and whether the file holds a double quote, in one pass over it."""
+    newlines = trailing = 0  # trailing: newlines in the run of CR/LF that ends the file so far
+    quoted = False
+    buffer = bytearray(BLOCK)
+    with open(path, "rb", buffering=0) as file:
+        while size := file.readinto(buffer):
+            block = np.frombuffer(buffer, np.uint8, size)
+            count = int(np.count_nonzero(block == NEWLINE))
+            newlines += count
+            quoted = quoted or bool(np.any(block == QUOTE))
+            body = _body_length(block)
+            trailing = trailing + count if body == 0 else int(
+                np.count_nonzero(block[body:] == NEWLINE))
+    return newlines - trailing + 1, quoted
+
+
+def _body_length(block: np.ndarray) -> int:
+    """The length of ``block`` without the CR and LF bytes that end it."""
+    tail = max(0, len(block) - 256)
+    body = len(bytes(block[tail:]).rstrip(b"\r\n"))
+    return tail + body if body else len(bytes(block).rstrip(b"\r\n"))
 
 
 def utf8_error(data: bytes, path: str | Path, exc: UnicodeDecodeError) -> InputError:
@@ -52,42 +108,39 @@ def utf8_error(data: bytes, path: str | Path, exc: UnicodeDecodeError) -> InputE
 
 def read_csv(path: str | Path) -> tuple[pd.DataFrame, LineOf]:
     """A CSV file as text columns (NA for empty cells), and each record's line number."""
-    data = read_bytes(path)
-    header = _csv_header(data, path)
+    check_file(path)
+    header = _csv_header(path)
     names = [h.strip() for h in header]
     dupes = sorted({h for h in names if names.count(h) > 1})
     if dupes:
         raise InputError(f"duplicate column names {dupes}", file=str(path), line=1,
                          fix="Rename or remove the repeated columns so each name appears once")
-    try:
+    # Without a quote no value can hold a newline, and pyarrow may split the file anywhere.
+    lines, quoted = scan_lines(path)
+    try:  # pyarrow reads the file itself; empty cells, quoted or not, arrive as nulls
         table = pa_csv.read_csv(
-            pa.BufferReader(data),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            str(path), read_options=pa_csv.ReadOptions(block_size=BLOCK),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=quoted),
             convert_options=pa_csv.ConvertOptions(
-                column_types={h: pa.string() for h in header},
-                strings_can_be_null=False, quoted_strings_can_be_null=False))
+                column_types={h: pa.string() for h in header}, null_values=[""],
+                strings_can_be_null=True, quoted_strings_can_be_null=True))
     except pa.ArrowInvalid as exc:
-        _diagnose_csv(data, path, len(header))
+        _diagnose_csv(read_bytes(path), path, len(header))
         raise InputError(f"cannot read the CSV ({exc})", file=str(path),
                          fix="Check the quoting and separators") from exc
-    frame = pd.DataFrame({name.strip(): _blank_to_na(table.column(i))
-                          for i, name in enumerate(header)})
-    return frame, _csv_lines(data, len(frame))
+    frame = pd.DataFrame({name: pd.Series(pd.arrays.ArrowExtensionArray(table.column(i)),
+                                          dtype=STRING) for i, name in enumerate(names)})
+    return frame, _csv_lines(path, len(frame), lines)
 
 
-def _csv_header(data: bytes, path: str | Path) -> list[str]:
-    first = data.split(b"\n", 1)[0]
+def _csv_header(path: str | Path) -> list[str]:
+    with open(path, "rb") as file:
+        first = file.readline().removeprefix(BOM).removesuffix(b"\n")
     try:
         text = first.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise utf8_error(data, path, exc) from exc
+        raise utf8_error(first, path, exc) from exc
     return next(csv.reader([text.rstrip("\r")]), [])
-
-
-def _blank_to_na(values: pa.ChunkedArray) -> pd.Series:
-    blank = pc.equal(values, "")
-    arr = pc.if_else(blank, pa.scalar(None, pa.string()), values)
-    return pd.Series(pd.arrays.ArrowExtensionArray(arr), dtype=STRING)
 
 
 def _diagnose_csv(data: bytes, path: str | Path, width: int) -> None:
@@ -107,13 +160,13 @@ def _diagnose_csv(data: bytes, path: str | Path, width: int) -> None:
         start = reader.line_num + 1
 
 
-def _csv_lines(data: bytes, rows: int) -> LineOf:
+def _csv_lines(path: str | Path, rows: int, lines: int) -> LineOf:
     """Record ``i`` starts on line ``i + 2`` unless a quoted value spans lines; then scan."""
-    if data.rstrip(b"\r\n").count(b"\n") == rows:
+    if lines - 1 == rows:
         return lambda i: i + 2
 
-    def scan(i: int) -> int:
-        reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    def scan(i: int) -> int:  # only an error message needs it: read the file again then
+        reader = csv.reader(io.StringIO(read_bytes(path).decode("utf-8"), newline=""))
         next(reader)
         start = reader.line_num + 1
         k = 0
@@ -129,20 +182,38 @@ def _csv_lines(data: bytes, rows: int) -> LineOf:
 
 def read_json_lines(path: str | Path) -> tuple[pd.DataFrame, LineOf]:
     """JSON-lines objects, nested objects flattened to dotted columns, and each line number."""
-    data = read_bytes(path)
-    try:
-        table = pa_json.read_json(pa.BufferReader(data),
-                                  read_options=pa_json.ReadOptions(block_size=1 << 24))
-        table.validate(full=True)  # pyarrow lets invalid UTF-8 through; this catches it
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        table = None
-    if table is not None and table.num_rows == data.rstrip(b"\r\n").count(b"\n") + 1:
+    check_file(path)
+    table = _json_table(path)
+    if table is not None and table.num_rows == line_count(path):
         return table_to_frame(table), lambda i: i + 1  # no blank lines: record i is line i + 1
+    data = read_bytes(path)
     lines = _object_lines(data)
     if table is None or table.num_rows != len(lines):
         records, numbers = scan_json_lines(data, path)
         return pd.json_normalize(records, sep="."), lambda i: numbers[i]
     return table_to_frame(table), lambda i: int(lines[i])
+
+
+def _json_table(path: str | Path) -> pa.Table | None:
+    """The file as an arrow table, or ``None`` when pyarrow refuses it.
+
+    Streaming small blocks keeps memory near the table's own size (reading the whole file at
+    once holds about the file's size again). The stream takes its schema from the first block;
+    when later records bring new fields or types, the file is read whole, inferring from all.
+    """
+    try:
+        options = pa_json.ReadOptions(block_size=STREAM_BLOCK)
+        table = pa_json.open_json(str(path), read_options=options).read_all()
+    except ARROW_ERRORS:
+        try:
+            table = pa_json.read_json(str(path), read_options=pa_json.ReadOptions(block_size=BLOCK))
+        except ARROW_ERRORS:
+            return None
+    try:
+        table.validate(full=True)  # pyarrow lets invalid UTF-8 through; this catches it
+    except ARROW_ERRORS:
+        return None
+    return table
 
 
 def _object_lines(data: bytes) -> np.ndarray:

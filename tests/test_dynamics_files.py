@@ -330,3 +330,38 @@ def test_unknown_extension_and_format(tmp_path: Path) -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     raises(tmp_path / "nope.csv")
+
+
+# --- fast paths give what the exact ones give ------------------------------------------------
+
+def test_csv_quoted_and_unquoted_empty_cells_are_na_but_spaces_stay(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text('contactid,emailaddress1,telephone1,jobtitle\n'
+                    '1,a@x.com,"",\n2,b@x.com," ","x"\n', encoding="utf-8")
+    frame = read_dynamics(path)
+    assert frame["raw_telephone1"].isna().tolist() == [True, False]
+    assert frame["raw_telephone1"].iloc[1] == " " and frame["raw_jobtitle"].iloc[1] == "x"
+    assert frame["raw_jobtitle"].dtype == STRING
+
+
+@pytest.mark.parametrize(("stamp", "expected"), [
+    ("2024-03-01T10:00:00+02:00", "2024-03-01T08:00:00Z"),  # zoned: read by pyarrow
+    ("2024-03-01T10:00:00.123456789Z", "2024-03-01T10:00:00.123456789Z"),
+    ("2024-03-01T10:00:00", "2024-03-01T10:00:00Z"),  # naive: pandas reads it as UTC
+    ("2024-03-01", "2024-03-01T00:00:00Z"),
+])
+def test_timestamps_with_and_without_zone(stamp: str, expected: str) -> None:
+    raw = pd.DataFrame({"contactid": ["1", "2"], "emailaddress1": ["a@x.com", "b@x.com"],
+                        "createdon": ["2024-03-01T10:00:00Z", stamp]}, dtype=STRING)
+    created = to_canonical(raw)["created_at"]
+    assert str(created.dtype) == "datetime64[ns, UTC]"
+    assert created.tolist() == [pd.Timestamp("2024-03-01T10:00:00Z"), pd.Timestamp(expected)]
+
+
+def test_bad_timestamp_among_good_ones_names_its_row() -> None:
+    stamps = ["2024-03-01T10:00:00Z"] * 5 + ["2024-02-30T10:00:00Z"]
+    raw = pd.DataFrame({"contactid": [str(i) for i in range(6)],
+                        "emailaddress1": ["a@x.com"] * 6, "modifiedon": stamps}, dtype=STRING)
+    with pytest.raises(InputError) as err:
+        to_canonical(raw, source="c.csv", line_of=lambda i: i + 2)
+    assert (err.value.line, err.value.column) == (7, "modifiedon")

@@ -125,3 +125,33 @@ def test_text_is_idempotent(values: list[str]) -> None:
 def test_phone_is_idempotent(values: list[str]) -> None:
     once = phone(pd.Series(values, dtype=object))
     pd.testing.assert_series_equal(phone(once), once)
+
+
+@pytest.mark.parametrize("raw", ["\x0b", "\u3000", " \x0b\u2028 "])
+def test_phone_of_other_whitespace_is_na(raw: str) -> None:
+    # Whitespace outside the fast path's set once came back as "" rather than NA.
+    assert phone(pd.Series([raw], dtype=object)).isna().all()
+
+
+MESSY = ["  Mary\u00a0 Ann ", "Zoe\u0308", "", None, "van  der\tBerg", "O'Brien", "\u200b",
+         " Jo@Example.COM ", "mailto:<al@bücher.de>", "bad@", "+1 (415) 555-0100", "020 7946"]
+
+
+def test_repeated_values_are_converted_once_with_the_same_result() -> None:
+    # 12 distinct values over 12,000 rows take the distinct-values path; a short series of
+    # the same values is converted row by row. Both must agree, index and all.
+    many = pd.Series(MESSY * 1000, index=range(7, 12_007), dtype=object)
+    few = pd.Series(MESSY, dtype=object)
+    for convert in (text, phone, lambda s: email_key(s)[0], lambda s: email_key(s)[1]):
+        out = convert(many)
+        assert list(out.index) == list(many.index) and out.dtype == STRING
+        expected = convert(few).tolist() * 1000
+        assert [None if pd.isna(v) else v for v in out] == \
+            [None if pd.isna(v) else v for v in expected]
+
+
+def test_distinct_emails_take_the_row_by_row_path() -> None:
+    values = pd.Series([f"User{i}@Example.com" for i in range(10_000)] + [" x@y.io ", "bad"])
+    key, status = email_key(values)
+    assert key.iloc[0] == "user0@example.com" and key.iloc[-2] == "x@y.io"
+    assert status.tolist()[-3:] == ["ok", "ok", "invalid"]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from recon import readers
 from recon.errors import InputError
 from recon.fields import STRIVACITY_COLUMNS, load_fields
 from recon.normalize import STRING
@@ -224,3 +228,50 @@ def test_bad_timestamp_names_line(tmp_path: Path) -> None:
     error = raises(write_lines(tmp_path / "a.ndjson",
                                [RECORDS[0], {**RECORDS[1], "createdAt": "last tuesday"}]))
     assert (error.line, error.column) == (2, "createdAt")
+
+
+# --- reading large files without a copy in memory ------------------------------------------
+
+def test_ndjson_whose_later_records_bring_new_fields(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # The streaming reader takes its schema from the first block; a field or type first seen
+    # later makes it read the whole file again, so nothing is lost.
+    monkeypatch.setattr(readers, "STREAM_BLOCK", 512)
+    late = {**RECORDS[2], "id": "acc-9", "enabled": False,
+            "accountInfo": {"name": {"middleName": "Q"}}, "nickname": "Jojo"}
+    frame = read_strivacity(write_lines(tmp_path / "a.ndjson", [*RECORDS * 4, late]))
+    assert frame["record_id"].tolist()[-1] == "acc-9" and len(frame) == 13
+    assert frame["middle_name"].tolist()[-1] == "Q" and frame["active"].tolist()[-1] is False
+    assert frame["raw_nickname"].tolist()[-1] == "Jojo"
+    assert frame["given_name"].iloc[3] == "Jo"
+
+
+def test_ndjson_streamed_in_small_blocks_matches_one_block(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_lines(tmp_path / "a.ndjson", RECORDS * 50)
+    whole = read_strivacity(path)
+    monkeypatch.setattr(readers, "STREAM_BLOCK", 1024)
+    pd.testing.assert_frame_equal(read_strivacity(path), whole)
+
+
+def test_blank_file_longer_than_the_first_read_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(b"\xef\xbb\xbf" + b" \n" * 100_000)
+    assert "empty" in str(raises(path))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40).map(lambda b: bytes(c % 5 for c in b).translate(
+           bytes.maketrans(b"\x00\x01\x02\x03\x04", b'ab\r\n"'))),
+       st.sampled_from([1, 2, 3, 7, 64]))
+def test_line_count_matches_counting_the_whole_file(data: bytes, block: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f"
+        path.write_bytes(data)
+        original, readers.BLOCK = readers.BLOCK, block
+        try:
+            lines, quoted = readers.scan_lines(path)
+            assert lines == data.rstrip(b"\r\n").count(b"\n") + 1 == readers.line_count(path)
+            assert quoted == (b'"' in data)
+        finally:
+            readers.BLOCK = original

@@ -93,7 +93,7 @@ def to_canonical(flat: pd.DataFrame, fields: FieldMap = DEFAULT_FIELDS, source: 
 def resolve(flat: pd.DataFrame, paths: Sequence[str]) -> pd.Series:
     """Per record, the first non-empty value among the columns of ``paths``, as STRING."""
     found = [_blank_to_null(arrow(as_string(flat[c])))
-             for p in paths for c in columns_for(p) if c in flat.columns]
+             for p in paths for c in columns_for(p) if c in flat.columns and flat[c].count()]
     if not found:
         return pd.Series(pd.NA, index=pd.RangeIndex(len(flat)), dtype=STRING)
     merged = found[0] if len(found) == 1 else pc.coalesce(*found)
@@ -102,7 +102,9 @@ def resolve(flat: pd.DataFrame, paths: Sequence[str]) -> pd.Series:
 
 def _blank_to_null(values: pa.ChunkedArray) -> pa.ChunkedArray:
     """Whitespace-only counts as absent, so the next place an attribute may live is tried."""
-    blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), False)
+    blank = pc.fill_null(pc.utf8_is_space(values), False)  # as_string made "" null already
+    if not pc.any(blank).as_py():
+        return values
     return pc.if_else(blank, pa.scalar(None, pa.string()), values)
 
 
