@@ -8,7 +8,7 @@ back off with jitter for safe methods, a 401 drops the cached token and tries on
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,8 @@ API_PATH = "/api/data/v9.2/"
 MAX_PAGE_SIZE = 5000
 HEADERS = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
 TIMEOUT = (10.0, 120.0)
+#: Reads a page's raw body into a page dict, or returns None to leave it to ``json``.
+Decoder = Callable[[bytes], Any]
 _FIXES = {
     400: "Check the query (column names, filter syntax) and try again.",
     401: "Check that the app has an application user in this Dataverse environment.",
@@ -96,10 +98,19 @@ class DataverseClient:
         except (requests.ConnectionError, requests.Timeout):
             return None
 
-    def get_json(self, request: PageRequest, prefer: Iterable[str] = ()) -> Any:
-        """GET one page (the URL verbatim when no params are given) and decode its JSON."""
+    def get_json(self, request: PageRequest, prefer: Iterable[str] = (),
+                 decode: Decoder | None = None) -> Any:
+        """GET one page (the URL verbatim when no params are given) and decode its JSON.
+
+        ``decode`` may read the raw body first (returning None to decline); ``json`` otherwise.
+        """
         url = self.url(request.url, request.params)
         response = self.request("GET", url, prefer=prefer)
+        content = getattr(response, "content", None)  # test doubles may only have .json()
+        if decode is not None and isinstance(content, bytes):
+            decoded = decode(content)
+            if decoded is not None:
+                return decoded
         try:
             return response.json()
         except ValueError as exc:
@@ -107,10 +118,11 @@ class DataverseClient:
                             "DATAVERSE_URL points at the environment, not a portal.",
                             status=response.status_code, url=url) from exc
 
-    def pages(self, pages: Paginator, prefer: Iterable[str] = ()) -> Iterator[Any]:
+    def pages(self, pages: Paginator, prefer: Iterable[str] = (),
+              decode: Decoder | None = None) -> Iterator[Any]:
         """Every page body of a paged read, sending the same ``Prefer`` on each page."""
         preferences = tuple(prefer)
-        return paginate(lambda request: self.get_json(request, preferences), pages)
+        return paginate(lambda request: self.get_json(request, preferences, decode), pages)
 
 
 def page_size_preference(size: int = MAX_PAGE_SIZE) -> str:

@@ -7,7 +7,6 @@ so memory grows with the rows, not with the JSON. ``streams=N`` splits the table
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from recon.dynamics.client import (
     page_size_preference,
 )
 from recon.dynamics.frame import to_canonical
+from recon.dynamics.pages import ArrowPages, PageTables, rows_to_table
 from recon.errors import ConfigError, HttpError
 from recon.fields import DEFAULT_FIELDS, FieldMap
 from recon.http import PageRequest, build_session
@@ -60,34 +60,31 @@ def select_columns(fields: FieldMap = DEFAULT_FIELDS) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*BASE_COLUMNS, *(f.dynamics for f in fields.fields)]))
 
 
-def rows_to_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> pa.Table:
-    """One page of JSON rows as an all-text Arrow table: ``@odata.etag`` then ``columns``."""
-    names = (ETAG, *columns)
-    return pa.table({c: pa.array([_text(row.get(c)) for row in rows], type=pa.string())
-                     for c in names})
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
 def read_pages(client: DataverseClient, start: PageRequest, columns: Sequence[str],
-               progress: Progress, *, track: bool = False) -> Chunked:
-    """Follow ``@odata.nextLink`` from ``start``, turning each page into an Arrow chunk."""
+               progress: Progress, *, track: bool = False,
+               decode: ArrowPages | None = None) -> Chunked:
+    """Follow ``@odata.nextLink`` from ``start``, turning each page into an Arrow chunk.
+
+    ``decode`` (shared by parallel streams) parses bodies in C; tracked reads use ``json``.
+    """
     pages = NextLinkPages(start)
     prefer = [page_size_preference(client.page_size), *([TRACK] if track else [])]
     chunks, deleted = [], []
-    for body in client.pages(pages, prefer):
+    to_table = PageTables(columns)
+    # Change tracking mixes deleted-row markers into pages: those take the json path.
+    decode = None if track else decode or ArrowPages(columns)
+    for body in client.pages(pages, prefer, decode):
         rows = body.pop("value", [])
-        live = [r for r in rows if not _is_deleted(r)]
-        deleted += [str(r["id"]) for r in rows if _is_deleted(r)]
-        chunks.append(rows_to_table(live, columns))
+        if isinstance(rows, pa.Table):
+            chunks.append(rows)
+            progress.update(rows.num_rows)
+            del body, rows
+            continue
+        live = rows
+        if track:  # only change tracking reports deleted rows
+            live = [r for r in rows if not _is_deleted(r)]
+            deleted += [str(r["id"]) for r in rows if _is_deleted(r)]
+        chunks.append(to_table(live))
         progress.update(len(live))
         del body, rows, live  # the JSON goes before the next page arrives
     table = pa.concat_tables(chunks) if chunks else rows_to_table([], columns)
@@ -105,12 +102,12 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     Dataverse paging is dynamic (reference §2.4): a row edited mid-scan can show up twice; the
     last copy wins and the drop is logged.
     """
-    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
-    unique = frame.drop_duplicates(ID, keep="last", ignore_index=True)
-    if len(unique) != len(frame):
-        log.warning("dropped %d duplicate contact rows seen twice while paging",
-                    len(frame) - len(unique))
-    return unique
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype)  # no copy: the frame wraps the table
+    seen = frame.duplicated(ID, keep="last")
+    if not seen.any():
+        return frame  # the usual case: no second copy of every column
+    log.warning("dropped %d duplicate contact rows seen twice while paging", int(seen.sum()))
+    return frame[~seen].reset_index(drop=True)
 
 
 def connect(settings: DataverseSettings, session: Any = None, *, streams: int = 1,
@@ -207,28 +204,32 @@ def _pull_tracked(client: DataverseClient, state_path: Path, columns: Sequence[s
 def _pull_parallel(client: DataverseClient, columns: Sequence[str], streams: int,
                    progress: Progress) -> pd.DataFrame:
     """Pull createdon ranges concurrently; same rows as one stream, sorted by contactid."""
-    bounds = _createdon_bounds(client)
-    if bounds is None:
-        return to_frame(read_pages(client, _query(client, columns), columns, progress).table)
-    filters = [*range_filters(*bounds, streams), odata.is_null(CREATED)]
     with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="recon-pull") as pool:
-        parts = list(pool.map(lambda f: read_pages(client, _query(client, columns, f),
-                                                   columns, progress).table, filters))
-    frame = to_frame(pa.concat_tables(parts))
-    return frame.sort_values(ID, kind="stable", ignore_index=True)
+        bounds = _createdon_bounds(client, pool)
+        if bounds is None:
+            return to_frame(read_pages(client, _query(client, columns), columns, progress).table)
+        filters = [*range_filters(*bounds, streams), odata.is_null(CREATED)]
+        decode = ArrowPages(columns)
+        parts = list(pool.map(lambda f: read_pages(client, _query(client, columns, f), columns,
+                                                   progress, decode=decode).table, filters))
+    table = pa.concat_tables(parts)
+    del parts
+    return to_frame(table.sort_by(ID))  # Arrow sorts stably, so the last copy still wins
 
 
-def _createdon_bounds(client: DataverseClient) -> tuple[datetime, datetime] | None:
-    """Earliest and latest createdon, from two one-row ordered queries; None if no rows."""
-    found = []
-    for order in ("asc", "desc"):
+def _createdon_bounds(client: DataverseClient,
+                      pool: ThreadPoolExecutor) -> tuple[datetime, datetime] | None:
+    """Earliest and latest createdon, from two one-row ordered queries sent together."""
+    def first(order: str) -> list[dict[str, Any]]:
         request = _query(client, [CREATED], f"{CREATED} ne null",
                          **{"$orderby": f"{CREATED} {order}", "$top": "1"})
-        rows = client.get_json(request).get("value", [])
-        if not rows:
-            return None
-        found.append(pd.Timestamp(rows[0][CREATED]).to_pydatetime())
-    return found[0], found[1]
+        return list(client.get_json(request).get("value", []))
+
+    low, high = pool.map(first, ("asc", "desc"))
+    if not low or not high:
+        return None
+    return (pd.Timestamp(low[0][CREATED]).to_pydatetime(),
+            pd.Timestamp(high[0][CREATED]).to_pydatetime())
 
 
 def range_filters(low: datetime, high: datetime, streams: int) -> list[str]:

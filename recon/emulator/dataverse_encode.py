@@ -12,9 +12,8 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from json.encoder import encode_basestring  # the C version; keeps non-ASCII as is
 from typing import Any
-
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # C, non-ASCII kept
 
 Record = tuple[Any, ...]
 #: How many distinct ``$select`` lists keep their encoded rows (least recently used dropped).
@@ -22,9 +21,9 @@ SELECTS_KEPT = 2
 
 
 def value_text(value: Any) -> str:
-    """One value as ``json.dumps(value, ensure_ascii=False)`` writes it, fast for the usual types."""
+    """``value`` as ``json.dumps(value, ensure_ascii=False)`` writes it, fast for common types."""
     if value.__class__ is str:
-        return str(encode_basestring(value))
+        return encode_basestring(value)
     if value is None:
         return "null"
     if value is True:
@@ -41,36 +40,36 @@ class RowEncoder:
 
     def __init__(self, index: dict[str, int]) -> None:
         self._index = index
-        self._kept: OrderedDict[tuple[str, ...], dict[str, tuple[Record, str]]] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, ...], dict[str, tuple[Record, bytes]]] = \
+            OrderedDict()
         self._lock = threading.Lock()
 
-    def encode(self, records: Iterable[Record], select: tuple[str, ...]) -> list[str]:
-        """The JSON text of each record, in order (the same keys and order as ``render``)."""
+    def encode(self, records: Iterable[Record], select: tuple[str, ...]) -> list[bytes]:
+        """The UTF-8 JSON of each record, in order (the same keys and order as ``render``)."""
         with self._lock:
             kept = self._kept.pop(select, None) or {}
             self._kept[select] = kept
             while len(self._kept) > SELECTS_KEPT:
                 self._kept.popitem(last=False)
-        layout = self._layout(select)
+        layout, version_at = self._layout(select), self._index["versionnumber"]
         texts = []
         for record in records:
             hit = kept.get(record[0])
             if hit is None or hit[0] is not record:
-                hit = (record, _row_text(record, layout))
+                hit = (record, _row_text(record, version_at, layout))
                 kept[record[0]] = hit
             texts.append(hit[1])
         return texts
 
     def _layout(self, select: Sequence[str]) -> list[tuple[str, int]]:
-        """(``"name":`` prefix, column position) for the etag's version, the columns, the key."""
+        """(``,"name":`` prefix, column position) for each selected column, then the key."""
         names = [*select, *(["contactid"] if "contactid" not in select else [])]
-        return [(f',{encode_basestring(name)}:', self._index[name]) for name in names]
+        return [(f",{encode_basestring(name)}:", self._index[name]) for name in names]
 
 
-def _row_text(record: Record, layout: list[tuple[str, int]]) -> str:
-    version = record[_VERSION_AT] if False else None  # placeholder, replaced below
-    del version
-    return ""
-
-
-_VERSION_AT = 0
+def _row_text(record: Record, version_at: int, layout: list[tuple[str, int]]) -> bytes:
+    parts = ['{"@odata.etag":', encode_basestring(f'W/"{record[version_at]}"')]
+    for prefix, position in layout:
+        parts += (prefix, value_text(record[position]))
+    parts.append("}")
+    return "".join(parts).encode()

@@ -18,11 +18,19 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from recon.emulator.odata_filter import FilterError, compile_filter, parse_orderby, sort_records
+from recon.emulator.dataverse_encode import RowEncoder
+from recon.emulator.odata_filter import (
+    FilterError,
+    Predicate,
+    compile_filter,
+    parse_orderby,
+    sort_records,
+)
 from recon.emulator.store import ContactStore
 from recon.emulator.wire import ODATA_JSON, Request, Response, dataverse_error
 
 MAX_PAGE = 5000
+PLANS_KEPT = 32  # filtered queries remembered per store version (see ``_matching``)
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
 SYNTAX = "0x80060888"
 _OPTION_SETS: dict[str, dict[Any, str]] = {"statecode": {0: "Active", 1: "Inactive"},
@@ -88,6 +96,8 @@ class ContactQueries:
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._delta_tokens: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.encoder = RowEncoder(store.index)
+        self._plans: OrderedDict[tuple[int, str, str, int | None], list[str]] = OrderedDict()
 
     def expire_delta_tokens(self) -> None:
         """Make every delta link issued so far unusable (as after ExpireChangeTrackingInDays)."""
@@ -104,7 +114,8 @@ class ContactQueries:
             elif "$deltatoken" in params:
                 cursor, offset = self._plan_delta(params), 0
             else:
-                cursor, offset = self._plan(params, "odata.track-changes" in prefer), 0
+                top = _top(params) if "odata.maxpagesize" not in prefer else None
+                cursor, offset = self._plan(params, "odata.track-changes" in prefer, top), 0
             return self._page(cursor, offset, prefer, params)
         except QueryError as error:
             return error.response
@@ -118,7 +129,8 @@ class ContactQueries:
                                   "'Microsoft.Dynamics.CRM.contact'.")
         return tuple(dict.fromkeys(names))
 
-    def _plan(self, params: dict[str, list[str]], tracking: bool) -> Cursor:
+    def _plan(self, params: dict[str, list[str]], tracking: bool,
+              top: int | None = None) -> Cursor:
         if "$skip" in params:
             raise bad_request("The query parameter $skip is not supported. "
                               "Follow @odata.nextLink instead.")
@@ -137,14 +149,36 @@ class ContactQueries:
             raise bad_request(str(error)) from None
         version, ids = self.store.version, self.store.ids()
         if predicate is not None or order:
-            records = [r for r in map(self.store.record, ids) if r is not None]
-            if predicate is not None:
-                records = [r for r in records if predicate(r)]
-            ids = [r[0] for r in sort_records(records, order)]
+            ids = self._matching(params, version, predicate, order, top)
         count = len(ids) if (params.get("$count") or [""])[0].lower() == "true" else None
         link = {k: v[0] for k, v in params.items() if k in ("$select", "$filter", "$orderby")}
         return Cursor(ids, frozenset(), select, count, urllib.parse.urlencode(link, safe="$,'"),
                       version if tracking else None, False)
+
+    def _matching(self, params: dict[str, list[str]], version: int,
+                  predicate: Predicate | None, order: list[tuple[int, bool]],
+                  top: int | None) -> list[str]:
+        """Ids passing ``predicate`` in ``order``, remembered per store version.
+
+        Dataverse answers a filtered query from its indexes; the emulator scans every row in
+        Python, on the client's machine. ``--streams 8`` asks the same range queries on every
+        pull, so the answer is kept until the next write changes the store's version.
+        """
+        key = (version, (params.get("$filter") or [""])[0], (params.get("$orderby") or [""])[0],
+               top)
+        with self._lock:
+            found = self._plans.get(key)
+        if found is not None:
+            return list(found)
+        records = self.store.records()
+        if predicate is not None:
+            records = [r for r in records if predicate(r)]
+        ids = [r[0] for r in sort_records(records, order, top)]
+        with self._lock:
+            self._plans[key] = ids
+            while len(self._plans) > PLANS_KEPT:
+                self._plans.popitem(last=False)
+        return list(ids)
 
     def _plan_delta(self, params: dict[str, list[str]]) -> Cursor:
         token = params["$deltatoken"][0]
@@ -207,22 +241,29 @@ class ContactQueries:
         if cursor.delta_version is not None:
             applied.append("odata.track-changes")
         chunk = cursor.ids[offset:offset + size]
-        payload = self._envelope(cursor, chunk, annotate)
+        links: dict[str, str] = {}
         if offset + size < len(cursor.ids):
-            payload["@odata.nextLink"] = self._next_link(cursor, offset + size, chunk)
+            links["@odata.nextLink"] = self._next_link(cursor, offset + size, chunk)
         elif cursor.delta_version is not None:
-            payload["@odata.deltaLink"] = self._delta_link(cursor)
+            links["@odata.deltaLink"] = self._delta_link(cursor)
         headers = [("Content-Type", ODATA_JSON), ("OData-Version", "4.0")]
         if applied:
             headers.append(("Preference-Applied", ",".join(applied)))
-        return Response(200, json.dumps(payload, ensure_ascii=False).encode(), headers)
+        body = _splice(self._head(cursor), self._rows(cursor, chunk, annotate), links)
+        return Response(200, body, headers)
 
-    def _envelope(self, cursor: Cursor, chunk: list[str], annotate: bool) -> dict[str, Any]:
+    def _head(self, cursor: Cursor) -> dict[str, Any]:
         context = f"{self.api}$metadata#contacts({','.join(cursor.select)})"
-        payload: dict[str, Any] = {"@odata.context": context + ("/$delta" if cursor.is_delta
-                                                                 else "")}
+        head: dict[str, Any] = {"@odata.context": context + ("/$delta" if cursor.is_delta
+                                                              else "")}
         if cursor.count is not None:
-            payload["@odata.count"] = min(cursor.count, MAX_PAGE)
+            head["@odata.count"] = min(cursor.count, MAX_PAGE)
+        return head
+
+    def _rows(self, cursor: Cursor, chunk: list[str], annotate: bool) -> list[bytes]:
+        """The page's rows as JSON text; plain rows come pre-encoded from ``self.encoder``."""
+        if not cursor.deleted and not annotate:
+            return self.encoder.encode(self.store.records_of(chunk), cursor.select)
         rows = []
         for key in chunk:
             if key in cursor.deleted:
@@ -232,8 +273,7 @@ class ContactQueries:
             record = self.store.record(key)
             if record is not None:
                 rows.append(self.render(record, cursor.select, annotate))
-        payload["value"] = rows
-        return payload
+        return [json.dumps(row, ensure_ascii=False).encode() for row in rows]
 
     def render(self, record: tuple[Any, ...], select: tuple[str, ...],
                annotate: bool = False) -> dict[str, Any]:
@@ -265,3 +305,18 @@ class ContactQueries:
             self._delta_tokens[token] = version
         select = urllib.parse.urlencode({"$select": ",".join(cursor.select)}, safe="$,")
         return f"{self.api}contacts?{select}&$deltatoken={urllib.parse.quote(token, safe='')}"
+
+
+def _top(params: dict[str, list[str]]) -> int | None:
+    """``$top`` as a number, or None when absent or not a number (``_page`` reports that)."""
+    try:
+        return max(0, int(params["$top"][0])) if params.get("$top") else None
+    except ValueError:
+        return None
+
+
+def _splice(head: dict[str, Any], rows: list[bytes], tail: dict[str, Any]) -> bytes:
+    """``{**head, "value": [rows], **tail}`` as UTF-8 JSON, with the rows already encoded."""
+    after = "," + json.dumps(tail, ensure_ascii=False)[1:] if tail else "}"
+    return b"".join([json.dumps(head, ensure_ascii=False)[:-1].encode(), b',"value":[',
+                     b",".join(rows), b"]", after.encode()])

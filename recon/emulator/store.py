@@ -143,6 +143,16 @@ class ContactStore:
         with self.lock:
             return list(self._sorted_ids)
 
+    def records(self) -> list[tuple[Any, ...]]:
+        """Every stored tuple in primary-key order (a snapshot, for planning queries)."""
+        with self.lock:
+            rows = self._rows
+            return [rows[key] for key in self._sorted_ids]
+
+    def records_of(self, keys: Iterable[str]) -> list[tuple[Any, ...]]:
+        """The stored tuples for canonical ``keys`` (as ``ids()`` has them); gone ones skipped."""
+        return [r for r in map(self._rows.get, keys) if r is not None]
+
     def create(self, row: Row) -> Row:
         """Insert a contact; server columns are computed. ``KeyError`` if the id is taken."""
         with self.lock:
@@ -211,6 +221,7 @@ class ContactStore:
             def rollback() -> None:
                 while undo:
                     undo.pop()()
+                self._version += 1  # rows changed back: readers keyed by version must see it
 
             try:
                 yield rollback

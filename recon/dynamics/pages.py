@@ -1,0 +1,176 @@
+"""Dataverse pages as all-text Arrow tables, decoded in C where the page allows it.
+
+Decoding a 5,000-row page with ``json`` and converting its dicts costs the client more CPU than
+the request, and Python holds the GIL while doing it, so ``--streams 8`` could not overlap
+pages. ``ArrowPages`` parses the body with Arrow's JSON reader (C++, without the GIL) into
+the columns asked for; a page it cannot read that way goes through ``json`` and ``PageTables``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.json as pa_json
+
+ETAG = "@odata.etag"
+LINKS = ("@odata.nextLink", "@odata.deltaLink")
+
+
+def rows_to_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> pa.Table:
+    """One page of JSON rows as an all-text Arrow table: ``@odata.etag`` then ``columns``."""
+    return PageTables(columns)(rows)
+
+
+class PageTables:
+    """Turns each page of JSON rows into an all-text Arrow table, ``@odata.etag`` first.
+
+    Converting rows cost the client as much CPU as decoding the JSON, and with ``--streams``
+    that CPU is what limits a pull. Columns that held only text on the previous page are
+    converted together in one C call (a struct array); the others column by column.
+    """
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.names = (ETAG, *columns)
+        self._text: tuple[str, ...] = ()
+
+    def __call__(self, rows: Sequence[dict[str, Any]]) -> pa.Table:
+        arrays: dict[str, pa.Array] = {}
+        if self._text:
+            try:
+                struct = pa.array(rows, type=pa.struct([(n, pa.string()) for n in self._text]))
+                arrays = dict(zip(self._text, struct.flatten(), strict=True))
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                arrays = {}  # a column changed kind on this page: learn again below
+        text = []
+        for name in self.names:
+            if name not in arrays:
+                arrays[name], is_text = _text_array([row.get(name) for row in rows])
+                if not is_text:
+                    continue
+            text.append(name)
+        self._text = tuple(text)
+        return pa.table({name: arrays[name] for name in self.names})
+
+
+def _text_array(values: list[Any]) -> tuple[pa.Array, bool]:
+    """JSON values as Arrow text, and whether they were all text (or null) already.
+
+    Whole numbers and booleans are cast in C; anything else goes value by value.
+    """
+    try:
+        return pa.array(values, type=pa.string()), True
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    try:
+        inferred = pa.array(values)
+    except (pa.ArrowTypeError, pa.ArrowInvalid, OverflowError):
+        inferred = None
+    if inferred is not None and (pa.types.is_integer(inferred.type)
+                                 or pa.types.is_boolean(inferred.type)):
+        return inferred.cast(pa.string()), False
+    return pa.array([_text(v) for v in values], type=pa.string()), False
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+class ArrowPages:
+    """Decodes page bodies with Arrow's JSON reader: ``{"value": table, links...}`` or None.
+
+    Columns are declared text so that dates stay as Dataverse wrote them; the ones that came
+    as numbers or booleans on the first page are read as such and cast. None means "not this
+    way" (a nested value, a fraction, a column that changed kind): the caller decodes with
+    ``json`` instead, and the next page learns the columns again. Parallel streams share one
+    decoder, so the columns are learnt once (learning parses a page twice).
+    """
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.names = (ETAG, *columns)
+        self._typed: frozenset[str] | None = None  # columns not sent as text; None: not learnt
+        self._lock = threading.Lock()
+
+    def __call__(self, body: bytes) -> dict[str, Any] | None:
+        try:
+            typed = self._typed
+            if typed is None:
+                with self._lock:
+                    typed = self._typed = self._typed or self._learn(body)
+            table = self._read(body, typed)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError):
+            self._typed = None
+            return None
+        if table is None:
+            self._typed = None
+            return None
+        page: dict[str, Any] = {link: _scalar(table, link) for link in LINKS}
+        page["value"] = self._columns(table)
+        return page if page["value"] is not None else None
+
+    def _learn(self, body: bytes) -> frozenset[str]:
+        """The selected columns this body sends as numbers or booleans (inferred types)."""
+        rows = _rows(_parse(body, None))
+        return frozenset(n for n in self.names if rows.type.get_field_index(n) >= 0
+                         and _sent_as_value(rows.type.field(n).type))
+
+    def _read(self, body: bytes, typed: frozenset[str]) -> pa.Table | None:
+        text = pa.struct([(n, pa.string()) for n in self.names if n not in typed])
+        return _parse(body, text)
+
+    def _columns(self, table: pa.Table) -> pa.Table | None:
+        rows = _rows(table)
+        arrays = {}
+        for name in self.names:
+            if rows.type.get_field_index(name) < 0:
+                arrays[name] = pa.nulls(len(rows), pa.string())
+                continue
+            column = rows.field(name)
+            if pa.types.is_string(column.type):
+                arrays[name] = column
+            elif pa.types.is_integer(column.type) or pa.types.is_boolean(column.type) or \
+                    pa.types.is_null(column.type):
+                arrays[name] = column.cast(pa.string())
+            else:
+                return None  # fractions and nested values: json's text is the reference
+        return pa.table(arrays)
+
+
+def _parse(body: bytes, text: pa.StructType | None) -> pa.Table:
+    """One JSON object as a one-row table; ``text`` declares the row struct's text columns."""
+    schema = pa.schema([("value", pa.list_(text)), *((link, pa.string()) for link in LINKS)]) \
+        if text is not None else None
+    options = pa_json.ParseOptions(explicit_schema=schema, newlines_in_values=True,
+                                   unexpected_field_behavior="infer")
+    read = pa_json.ReadOptions(use_threads=False, block_size=max(1 << 20, len(body) + 1))
+    return pa_json.read_json(io.BytesIO(body), read_options=read, parse_options=options)
+
+
+def _rows(table: pa.Table) -> pa.StructArray:
+    """The rows of ``value`` as one struct array."""
+    if table.num_rows != 1:
+        raise KeyError("not one JSON object")
+    value = table.column("value").combine_chunks()
+    if not pa.types.is_list(value.type) or not pa.types.is_struct(value.type.value_type):
+        raise KeyError("value is not a list of objects")
+    return value.flatten()
+
+
+def _sent_as_value(kind: pa.DataType) -> bool:
+    """Whether Arrow inferred ``kind`` from a JSON number or boolean (not from a string)."""
+    return not (pa.types.is_string(kind) or pa.types.is_null(kind)
+                or pa.types.is_timestamp(kind) or pa.types.is_date(kind))
+
+
+def _scalar(table: pa.Table, name: str) -> Any:
+    return table.column(name)[0].as_py() if name in table.column_names else None
