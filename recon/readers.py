@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
-from recon.errors import InputError
+from recon.errors import ConfigError, InputError
 from recon.normalize import STRING
 
 BOM = b"\xef\xbb\xbf"
@@ -30,6 +30,20 @@ BLOCK = 1 << 24  # bytes per read and per pyarrow parse block
 STREAM_BLOCK = 1 << 22  # bytes per block of the streaming JSON reader: memory vs. overhead
 NEWLINE, QUOTE = ord("\n"), ord('"')
 ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+
+
+def file_format(path: str | Path, format: str | None, known: Iterable[str], side: str) -> str:
+    """The reader key for ``path``: ``format`` when given, else the file's extension."""
+    valid = ", ".join(known)
+    if format is not None:
+        if format.lower() not in known:
+            raise ConfigError(f"unknown {side} file format {format!r}; valid: {valid}.")
+        return format.lower()
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in known:
+        raise InputError(f"cannot tell the format from the extension {suffix!r}",
+                         file=str(path), fix=f"Pass format= one of {valid}")
+    return suffix
 
 
 def read_bytes(path: str | Path) -> bytes:

@@ -16,10 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recon.dynamics.frame import to_canonical
-from recon.errors import ConfigError, InputError
+from recon.errors import InputError
 from recon.fields import DEFAULT_FIELDS, FieldMap
 from recon.readers import (
     LineOf,
+    file_format,
     read_bytes,
     read_csv,
     read_json_document,
@@ -72,23 +73,10 @@ def read_dynamics(path: str | Path, format: str | None = None,
     ``format`` is one of ``READERS`` (csv, parquet, json, jsonl, ndjson, xlsx); by default it
     follows the file extension. Bad input raises ``InputError`` naming the file, line and column.
     """
-    reader = READERS[_format(path, format)]
+    reader = READERS[file_format(path, format, READERS, "Dynamics")]
     rows = reader(path)
     return to_canonical(rows.frame, fields, str(path), line_of=rows.line_of,
                         header_line=rows.header_line)
-
-
-def _format(path: str | Path, format: str | None) -> str:
-    if format is not None:
-        if format.lower() not in READERS:
-            raise ConfigError(f"unknown Dynamics file format {format!r}; "
-                              f"valid: {', '.join(READERS)}.")
-        return format.lower()
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in READERS:
-        raise InputError(f"cannot tell the format from the extension {suffix!r}",
-                         file=str(path), fix=f"Pass format= one of {', '.join(READERS)}")
-    return suffix
 
 
 def _read_csv(path: str | Path) -> Rows:

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from recon.errors import ConfigError, InputError
 from recon.fields import DEFAULT_FIELDS, FieldMap
-from recon.readers import LineOf, read_csv, read_json_document, read_json_lines
+from recon.readers import LineOf, file_format, read_csv, read_json_document, read_json_lines
 from recon.strivacity.frame import flatten, to_canonical
 
 Reader = Callable[[str | Path], tuple[pd.DataFrame, LineOf | None, int | None]]
@@ -26,21 +25,8 @@ def read_strivacity(path: str | Path, format: str | None = None,
     ``format`` is one of ``READERS`` (ndjson, jsonl, json, csv); by default it follows the
     file extension. Bad input raises ``InputError`` naming the file, line and column.
     """
-    frame, line_of, header_line = READERS[_format(path, format)](path)
+    frame, line_of, header_line = READERS[file_format(path, format, READERS, "Strivacity")](path)
     return to_canonical(frame, fields, str(path), line_of=line_of, header_line=header_line)
-
-
-def _format(path: str | Path, format: str | None) -> str:
-    if format is not None:
-        if format.lower() not in READERS:
-            raise ConfigError(f"unknown Strivacity file format {format!r}; "
-                              f"valid: {', '.join(READERS)}.")
-        return format.lower()
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in READERS:
-        raise InputError(f"cannot tell the format from the extension {suffix!r}",
-                         file=str(path), fix=f"Pass format= one of {', '.join(READERS)}")
-    return suffix
 
 
 def _read_lines(path: str | Path) -> tuple[pd.DataFrame, LineOf | None, int | None]:
