@@ -6,27 +6,10 @@ the papermill report and its HTML) with no tenant and no network beyond loopback
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 
 from recon.runner import ReportOptions, RunOutcome, run_report
-
-
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the block and restore the previous values after."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
+from recon.settings import environment
 
 
 def run_demo(runs_dir: str | Path = "data/runs") -> RunOutcome:

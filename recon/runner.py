@@ -16,8 +16,7 @@ import os
 import platform
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -27,6 +26,7 @@ from typing import Any
 from recon.errors import ConfigError, ReconError
 from recon.fields import DEFAULT_FIELDS
 from recon.report import SOURCES
+from recon.settings import environment
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "reconciliation_report.ipynb"
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_THRESHOLD = 0, 1, 2, 3
@@ -220,7 +220,7 @@ def _execute(options: ReportOptions, params: dict[str, Any], output: Path) -> st
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     try:
-        with _kernel_environment():
+        with environment(KERNEL_ENV):
             pm.execute_notebook(str(options.notebook), str(output), parameters=params,
                                 kernel_name=_kernel_name(), progress_bar=False,
                                 cwd=str(options.notebook.parent),
@@ -230,21 +230,6 @@ def _execute(options: ReportOptions, params: dict[str, Any], output: Path) -> st
     except (RuntimeError, OSError, ValueError) as exc:  # kernel died or could not start
         return f"{type(exc).__name__}: {exc}"
     return None
-
-
-@contextmanager
-def _kernel_environment() -> Iterator[None]:
-    """Set KERNEL_ENV for the kernel papermill starts (it inherits ours), then restore."""
-    saved = {k: os.environ.get(k) for k in KERNEL_ENV}
-    os.environ.update(KERNEL_ENV)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _kernel_name() -> str:

@@ -7,7 +7,8 @@ only ``reveal()`` hands the value to the one library call that needs it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Self
 
@@ -140,3 +141,18 @@ class StrivacitySettings:
                    client_secret=Secret(_required(env, "STRIVACITY_CLIENT_SECRET")),
                    store=_optional(env, "STRIVACITY_STORE") or DEFAULT_STORE,
                    ca_bundle=_optional(env, "REQUESTS_CA_BUNDLE"))
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block (child processes inherit them), then restore."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old

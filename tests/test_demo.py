@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from recon.api import reconcile_files
-from recon.demo import environment
 from recon.emulator import Emulator
 from recon.runner import ReportOptions, run_report
+from recon.settings import environment
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 CANARY_AZURE = "canary-azure-7f3c9e1d-do-not-leak"
