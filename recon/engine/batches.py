@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from recon.engine.attributes import attribute_path
 from recon.engine.drift import compared_column
-from recon.engine.keys import distinct_sorted, series, strings, take
+from recon.engine.keys import distinct_sorted, series, sort_indices, strings, take
 from recon.engine.matches import Pairs
 from recon.engine.pairing import ONLY, Pairing
 from recon.fields import FieldMap
@@ -52,7 +52,7 @@ def _only_active(frame: pd.DataFrame, bucket: np.ndarray, fields: FieldMap) -> p
     """The side's active ``only`` records (the columns batches use), sorted by record id."""
     active = frame["active"].fillna(False).to_numpy(dtype=bool)
     chosen = np.flatnonzero((bucket == ONLY) & active)
-    order = chosen[pc.sort_indices(strings(frame["record_id"]).take(pa.array(chosen))).to_numpy()]
+    order = chosen[sort_indices(strings(frame["record_id"]).take(pa.array(chosen)))]
     columns = dict.fromkeys(["record_id", "phone", *map(compared_column, fields.fields)])
     return frame[list(columns)].iloc[order].reset_index(drop=True)
 
@@ -100,9 +100,14 @@ def update_dynamics(dynamics: pd.DataFrame, pairs: Pairs, drift: pd.DataFrame,
     })
 
 
+def _repeat(value: str, size: int) -> pa.Array:
+    """One string ``size`` times, without a Python list of that size."""
+    return pa.array([value], pa.string()).take(pa.array(np.zeros(size, np.int64)))
+
+
 def _stores(strivacity: pd.DataFrame, positions: np.ndarray) -> pa.Array:
     if STORE_COLUMN not in strivacity:
-        return pa.array([DEFAULT_STORE] * len(positions), pa.string())
+        return _repeat(DEFAULT_STORE, len(positions))
     stores = strings(strivacity[STORE_COLUMN]).take(pa.array(positions))
     return pc.fill_null(stores, DEFAULT_STORE)
 
@@ -119,19 +124,17 @@ def update_strivacity(strivacity: pd.DataFrame, pairs: Pairs, drift: pd.DataFram
     unlinked = np.flatnonzero(~pairs.by_link & no_link)
     link_rows = pairs.rank[unlinked]
     position = np.concatenate([pairs.strivacity[drift_pair[chosen]], pairs.strivacity[unlinked]])
-    table = pa.table({
-        "accountId": pa.concat_arrays([strings(rows["strivacity_id"]),
-                                       take(pairs.frame["strivacity_id"], link_rows)]),
-        "identityStore": _stores(strivacity, position),
-        "attribute": pa.concat_arrays([strings(rows["field"].map(paths).astype(STRING)),
-                                       pa.array([fields.link_attribute] * len(unlinked),
-                                                pa.string())]),
-        "value": pa.concat_arrays([strings(rows["dynamics_value"]),
-                                   take(pairs.frame["contactid"], link_rows)]),
-    })
     # Drift rows come in field-map order per pair and link rows after them: a stable sort
     # by account keeps that order within each account.
-    table = table.take(pc.sort_indices(table["accountId"]))
+    order = sort_indices(take(strivacity["record_id"], position))
+    attribute = pa.concat_arrays([strings(rows["field"].map(paths).astype(STRING)),
+                                  _repeat(fields.link_attribute, len(unlinked))])
+    value = pa.concat_arrays([strings(rows["dynamics_value"]),
+                              take(pairs.frame["contactid"], link_rows)])
+    table = {"accountId": take(strivacity["record_id"], position[order]),
+             "identityStore": _stores(strivacity, position[order]),
+             "attribute": attribute.take(pa.array(order)),
+             "value": value.take(pa.array(order))}
     return pd.DataFrame({name: series(table[name]) for name in UPDATE_STRIVACITY_COLUMNS})
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recon.engine.keys import series, take
+from recon.engine.keys import series, sort_indices, take
 from recon.engine.pairing import Pairing
 
 COLUMNS = ("match_type", "email_key", "contactid", "strivacity_id")
@@ -35,12 +35,14 @@ def matched_pairs(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pai
     d_pos, s_pos = pairing.pair_dynamics[order], pairing.pair_strivacity[order]
     by_link = pairing.pair_by_link[order]
     contactid = take(dynamics["record_id"], d_pos)
-    by_id = pc.sort_indices(contactid).to_numpy()
+    by_id = sort_indices(contactid)
     rank = np.empty(len(by_id), np.int64)
     rank[by_id] = np.arange(len(by_id))
     d_sorted, s_sorted = d_pos[by_id], s_pos[by_id]
-    key = pc.coalesce(take(dynamics["email_key"], d_sorted),
-                      take(strivacity["email_key"], s_sorted))
+    keys = pairing.keys
+    code = keys.dynamics[d_sorted]  # the contact's key, else the account's
+    code = np.where(code >= 0, code, keys.strivacity[s_sorted])
+    key = keys.dictionary.take(pa.array(code, mask=code < 0))
     match_type = pc.take(pa.array(["email", "link"]), pa.array(by_link[by_id].astype(np.int8)))
     frame = pd.DataFrame({
         "match_type": series(match_type),
@@ -48,7 +50,6 @@ def matched_pairs(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pai
         "contactid": series(contactid.take(pa.array(by_id))),
         "strivacity_id": series(take(strivacity["record_id"], s_sorted)),
     })
-    keys = pairing.keys
     grouped = (keys.count_dynamics[keys.dynamics[d_pos]] >= 2) \
         | (keys.count_strivacity[keys.strivacity[s_pos]] >= 2)
     return Pairs(d_pos, s_pos, by_link, grouped, rank, frame)

@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recon.engine.keys import KeyCodes, encode_keys, per_code, strings
+from recon.engine.keys import KeyCodes, encode_keys, lookup, per_code, strings
 
 MATCHED, ONLY, REVIEW = 0, 1, 2
 BUCKETS = ("matched", "only", "review")
@@ -74,21 +74,12 @@ def _assign(side: Side, mask: np.ndarray, bucket: int, reason: str | None = None
 
 
 def _link_targets(dynamics: pd.DataFrame, strivacity: pd.DataFrame) -> np.ndarray:
-    """Contact position each account's link names; -1 for no link or a dangling one.
-
-    The hash table is built over the (few) distinct links and probed with the contact ids,
-    which is much cheaper than hashing every contact id.
-    """
+    """Contact position each account's link names; -1 for no link or a dangling one."""
     has_link = strivacity["link"].notna().to_numpy()
-    links = pc.dictionary_encode(strings(strivacity["link"]).filter(pa.array(has_link)))
-    link_codes = np.full(len(strivacity), -1, np.int64)
-    link_codes[has_link] = links.indices.to_numpy(zero_copy_only=False)
-    named = pc.index_in(strings(dynamics["record_id"]), value_set=links.dictionary)
-    named = pc.fill_null(named, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    contact_of = np.full(len(links.dictionary) + 1, -1, np.int64)  # last slot: no link
-    holders = np.flatnonzero(named >= 0)
-    contact_of[named[holders]] = holders
-    return contact_of[link_codes]
+    target = np.full(len(strivacity), -1, np.int64)
+    links = strings(strivacity["link"]).filter(pa.array(has_link))
+    target[has_link] = lookup(links, strings(dynamics["record_id"]))
+    return target
 
 
 def _links(dynamics: pd.DataFrame, strivacity: pd.DataFrame,

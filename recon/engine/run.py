@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 from recon.engine import batches as batch
 from recon.engine.drift import compared_column, drift
 from recon.engine.duplicates import duplicate_groups
-from recon.engine.keys import DYNAMICS, STRIVACITY, series, strings
+from recon.engine.keys import DYNAMICS, STRIVACITY, series, sort_indices, strings
 from recon.engine.matches import matched_pairs
 from recon.engine.pairing import BUCKETS, REASONS, REVIEW, Side, pair
 from recon.engine.result import Reconciliation, summarize
@@ -54,7 +54,7 @@ def _review(frame: pd.DataFrame, side: Side, name: str) -> pd.DataFrame:
     """The side's review records (review.csv rows), sorted by record id."""
     held = np.flatnonzero(side.bucket == REVIEW)
     rows = frame.iloc[held]
-    order = pc.sort_indices(strings(rows["record_id"])).to_numpy()
+    order = sort_indices(strings(rows["record_id"]))
     reasons = pc.take(pa.array(REASONS), pa.array(side.reason[held][order]))
     return pd.DataFrame({
         "side": pd.Series([name] * len(held), dtype=STRING),
