@@ -62,16 +62,6 @@ def emu(seed: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
         yield running
 
 
-@pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def retry(waits: list[float]) -> RetryPolicy:
-    return RetryPolicy(backoff_base=0.0, sleep=waits.append)
-
-
 def by_id(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("record_id", ignore_index=True)
 
