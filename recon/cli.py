@@ -163,10 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", type=Path, default=RUNS_DIR, help="where run folders go")
     p.set_defaults(func=cmd_demo)
 
-    from recon.emulator.cli import build_parser as emulator_parser
-    p = sub.add_parser("emulator", parents=[emulator_parser()], add_help=False,
-                       help="serve the local HTTPS emulator of Entra, Dataverse and Strivacity")
-    p.set_defaults(func=cmd_emulator)
+    # apply and emulator parse their own arguments (DELEGATED): listed here for --help only.
+    sub.add_parser("emulator", add_help=False,
+                   help="serve the local HTTPS emulator of Entra, Dataverse and Strivacity")
 
     p = sub.add_parser("pull", help="pull live data (settings from the environment)")
     p.add_argument("side", choices=("dynamics", "strivacity"), help="which system to pull")
@@ -185,11 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("email", help="the address to look up (quoted safely for OData)")
     p.set_defaults(func=cmd_lookup)
 
-    from recon.apply.cli import parser as apply_parser
-    p = sub.add_parser("apply", parents=[apply_parser()], add_help=False,
-                       help="push a run's batches to Dynamics or Strivacity: a dry run unless "
-                            "--execute; journaled and resumable")
-    p.set_defaults(func=cmd_apply)
+    sub.add_parser("apply", add_help=False,
+                   help="push a run's batches to Dynamics or Strivacity: a dry run unless "
+                        "--execute; journaled and resumable")
 
     from recon.runner import add_arguments
     p = sub.add_parser("report", help="run the reconciliation report notebook into a run folder")

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from recon.errors import ConfigError
 from recon.fields import DYNAMICS_COLUMNS, STRIVACITY_COLUMNS, FieldMap, load_fields
+from recon.runner import SOURCES
 
 if TYPE_CHECKING:
     from recon.engine import Reconciliation
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "data" / "sample"
 RUNS_DIR = ROOT / "data" / "runs"
-SOURCES = ("sample", "live", "files")
 SIDES = ("dynamics", "strivacity")
 RUN_FILES = {"matches": "matches.csv", "duplicates": "duplicates.csv",
              "drift": "drift.csv", "review": "review.csv"}

@@ -25,9 +25,10 @@ from typing import Any
 
 from recon.errors import ConfigError, ReconError
 from recon.fields import DEFAULT_FIELDS
-from recon.report import SOURCES
 from recon.settings import environment
 
+#: Where a report's data comes from (the notebook's ``source`` parameter).
+SOURCES = ("sample", "live", "files")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "reconciliation_report.ipynb"
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_THRESHOLD = 0, 1, 2, 3
 #: Parameter names that look like they hold a secret; such values belong in the environment.
