@@ -66,9 +66,13 @@ def _spread(arr: pa.ChunkedArray, convert: Convert) -> list[pa.ChunkedArray]:
     repeats = len(sample) - len(sample.unique())
     if n < _SAMPLE or repeats * 100 <= len(sample) * _REPEATS_PERCENT:
         return [_chunked(out) for out in convert(arr)]
-    uniques = arr.unique()
-    positions = pc.index_in(arr, value_set=uniques)
-    return [pc.take(out, positions) for out in convert(uniques)]
+    # One hash pass gives the distinct values (null among them) and each row's position;
+    # every chunk shares the final dictionary (checked, as pyarrow does not promise it).
+    chunks = pc.dictionary_encode(arr, null_encoding="encode").chunks
+    if any(not c.dictionary.equals(chunks[-1].dictionary) for c in chunks[:-1]):
+        chunks = [pc.dictionary_encode(arr.combine_chunks(), null_encoding="encode")]
+    indices = pa.chunked_array([c.indices for c in chunks], chunks[-1].indices.type)
+    return [pc.take(out, indices) for out in convert(chunks[-1].dictionary)]
 
 
 def _chunked(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:

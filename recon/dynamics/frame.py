@@ -7,6 +7,7 @@ pull both hand their raw rows here, as text (CSV) or as typed values (JSON, Parq
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pandas as pd
 import pyarrow.compute as pc
@@ -27,9 +28,11 @@ from recon.fields import (
     DYNAMICS_REQUIRED,
     MAPPED,
     RAW_PREFIX,
+    Field,
     FieldMap,
 )
 from recon.normalize import STRING, email_key, phone, text
+from recon.parallel import ColumnTask, run_columns
 
 ID = DYNAMICS_REQUIRED[0]
 ETAG = "@odata.etag"
@@ -54,19 +57,7 @@ def to_canonical(raw: pd.DataFrame, fields: FieldMap = DEFAULT_FIELDS, source: s
     required = tuple(dict.fromkeys((ID, email_column)))
     check_columns(raw.columns, required, origin, "Dataverse contact logical names")
     ids = record_ids(raw[ID], ID, origin, guid=True)
-    email = as_string(raw[email_column])
-    key, status = email_key(email)
-    out: dict[str, pd.Series] = {"record_id": ids, "email": email,
-                                 "email_key": key, "email_status": status}
-    out.update(_mapped(raw, fields))
-    state = fields["active"].dynamics
-    out["active"] = flags(_column(raw, state), state, origin, ids,
-                          true=STATE_ACTIVE, false=STATE_INACTIVE)
-    for name, column in TIMES.items():
-        out[name] = timestamps(_column(raw, column), column, origin, ids)
-    out["etag"] = _etag(raw)
-    for name, column in SECONDARY_EMAILS.items():
-        out[name] = email_key(as_string(_column(raw, column)))[0]
+    out = {"record_id": ids, **run_columns(_column_tasks(raw, fields, origin, ids))}
     used = {ID, ETAG, *TIMES.values(), *SECONDARY_EMAILS.values(),
             *(f.dynamics for f in fields.fields)}
     frame = pd.DataFrame({name: out[name] for name in DYNAMICS_COLUMNS})
@@ -84,14 +75,41 @@ def _column(raw: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(pd.NA, index=pd.RangeIndex(len(raw)), dtype=STRING)
 
 
-def _mapped(raw: pd.DataFrame, fields: FieldMap) -> dict[str, pd.Series]:
-    """The compared text and phone fields, normalised by their comparer."""
-    out: dict[str, pd.Series] = {}
-    for name in MAPPED:
-        field = fields[name]
-        values = as_string(_column(raw, field.dynamics))
-        out[field.name] = phone(values) if field.comparer == "phone" else text(values)
-    return out
+def _column_tasks(raw: pd.DataFrame, fields: FieldMap, origin: Origin,
+                  ids: pd.Series) -> dict[str, ColumnTask]:
+    """The canonical columns other than the id, each as a task for ``run_columns``."""
+    tasks: dict[str, ColumnTask] = {"emails": partial(_emails, raw, fields["email"].dynamics)}
+    tasks.update({name: partial(_mapped, raw, fields[name]) for name in MAPPED})
+    state = fields["active"].dynamics
+    tasks["active"] = lambda: flags(_column(raw, state), state, origin, ids,
+                                    true=STATE_ACTIVE, false=STATE_INACTIVE)
+    for name, column in TIMES.items():
+        tasks[name] = partial(_timestamps, raw, column, origin, ids)
+    tasks["etag"] = partial(_etag, raw)
+    for name, column in SECONDARY_EMAILS.items():
+        tasks[name] = partial(_secondary_key, raw, column)
+    return tasks
+
+
+def _emails(raw: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The raw primary email, its key and its status."""
+    email = as_string(raw[column])
+    key, status = email_key(email)
+    return pd.DataFrame({"email": email, "email_key": key, "email_status": status})
+
+
+def _mapped(raw: pd.DataFrame, field: Field) -> pd.Series:
+    """A compared text or phone field, normalised by its comparer."""
+    values = as_string(_column(raw, field.dynamics))
+    return phone(values) if field.comparer == "phone" else text(values)
+
+
+def _timestamps(raw: pd.DataFrame, column: str, origin: Origin, ids: pd.Series) -> pd.Series:
+    return timestamps(_column(raw, column), column, origin, ids)
+
+
+def _secondary_key(raw: pd.DataFrame, column: str) -> pd.Series:
+    return email_key(as_string(_column(raw, column)))[0]
 
 
 def _etag(raw: pd.DataFrame) -> pd.Series:

@@ -11,6 +11,8 @@ duplicate group: duplicates are never batched, even when a link pairs one of the
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,6 +23,7 @@ from recon.engine.attributes import attribute_path
 from recon.engine.keys import series, take, times
 from recon.engine.matches import Pairs
 from recon.fields import Field, FieldMap
+from recon.parallel import run_all
 
 COLUMNS = ("contactid", "strivacity_id", "email_key", "field", "dynamics_value",
            "strivacity_value", "action")
@@ -87,7 +90,9 @@ def drift(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairs: Pairs,
     d_time = times(dynamics["updated_at"])[pairs.dynamics]
     s_time = times(strivacity["updated_at"])[pairs.strivacity]
     newer = (d_time > s_time, s_time > d_time)  # NaT compares False: neither is newer
-    parts = [_field_drift(dynamics, strivacity, pairs, f, newer) for f in fields.fields]
+    tasks = {f.name: partial(_field_drift, dynamics, strivacity, pairs, f, newer)
+             for f in fields.fields}
+    parts = list(run_all(tasks).values())
     table = pa.concat_tables(parts)
     pair = table["pair"].to_numpy()
     rank = np.repeat(np.arange(len(parts)), [len(p) for p in parts])

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recon.engine.keys import KeyCodes, encode_keys, lookup, per_code, strings
+from recon.parallel import threads
 
 MATCHED, ONLY, REVIEW = 0, 1, 2
 BUCKETS = ("matched", "only", "review")
@@ -174,8 +175,10 @@ def pair(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
          required: Sequence[str] = ()) -> Pairing:
     """Bucket both sides and pair them; ``required`` names canonical columns needed on create."""
     d, s = _new_side(len(dynamics)), _new_side(len(strivacity))
-    link_d, link_s = _links(dynamics, strivacity, d, s)
-    keys = encode_keys(dynamics["email_key"], strivacity["email_key"])
+    with threads() as pool:  # the key codes only read the emails: made beside the links
+        encoded = pool.submit(encode_keys, dynamics["email_key"], strivacity["email_key"])
+        link_d, link_s = _links(dynamics, strivacity, d, s)
+        keys = encoded.result()
     taken = _taken(keys, d, s)
     _emails(dynamics, d, keys.dynamics, keys.count_dynamics, keys.count_strivacity, taken)
     _emails(strivacity, s, keys.strivacity, keys.count_strivacity, keys.count_dynamics, taken)

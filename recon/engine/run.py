@@ -12,7 +12,7 @@ from recon.engine.drift import compared_column, drift
 from recon.engine.duplicates import duplicate_groups
 from recon.engine.keys import DYNAMICS, STRIVACITY, series, sort_indices, strings
 from recon.engine.matches import matched_pairs
-from recon.engine.pairing import BUCKETS, REASONS, REVIEW, Side, pair
+from recon.engine.pairing import BUCKETS, REASONS, REVIEW, Pairing, Side, pair
 from recon.engine.result import Reconciliation, summarize
 from recon.errors import InputError
 from recon.fields import (
@@ -23,6 +23,7 @@ from recon.fields import (
     FieldMap,
 )
 from recon.normalize import STRING
+from recon.parallel import threads
 
 REVIEW_COLUMNS = ("side", "record_id", "email_key", "reason")
 SIDES = (DYNAMICS, STRIVACITY)
@@ -64,6 +65,16 @@ def _review(frame: pd.DataFrame, side: Side, name: str) -> pd.DataFrame:
     })
 
 
+def _buckets(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pairing) -> pd.DataFrame:
+    return pd.concat([_side_buckets(dynamics, pairing.dynamics, 0),
+                      _side_buckets(strivacity, pairing.strivacity, 1)], ignore_index=True)
+
+
+def _reviews(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pairing) -> pd.DataFrame:
+    return pd.concat([_review(dynamics, pairing.dynamics, DYNAMICS),
+                      _review(strivacity, pairing.strivacity, STRIVACITY)], ignore_index=True)
+
+
 def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
               fields: FieldMap | None = None) -> Reconciliation:
     """Pair Dynamics contacts with Strivacity accounts and decide the batches (DESIGN §6).
@@ -78,12 +89,14 @@ def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
     pairing = pair(dynamics, strivacity, required)
     pairs = matched_pairs(dynamics, strivacity, pairing)
     changes, drift_pair = drift(dynamics, strivacity, pairs, fields)
-    duplicates = duplicate_groups(dynamics, strivacity, pairing)
-    decided = batch.decide(dynamics, strivacity, pairing, pairs, changes, drift_pair, fields)
-    buckets = pd.concat([_side_buckets(dynamics, pairing.dynamics, 0),
-                         _side_buckets(strivacity, pairing.strivacity, 1)], ignore_index=True)
-    review = pd.concat([_review(dynamics, pairing.dynamics, DYNAMICS),
-                        _review(strivacity, pairing.strivacity, STRIVACITY)], ignore_index=True)
+    with threads() as pool:  # these only read what pairing decided: built side by side
+        decided_ = pool.submit(batch.decide, dynamics, strivacity, pairing, pairs, changes,
+                               drift_pair, fields)
+        duplicates_ = pool.submit(duplicate_groups, dynamics, strivacity, pairing)
+        buckets_ = pool.submit(_buckets, dynamics, strivacity, pairing)
+        review_ = pool.submit(_reviews, dynamics, strivacity, pairing)
+        decided, duplicates = decided_.result(), duplicates_.result()
+        buckets, review = buckets_.result(), review_.result()
     summary = summarize(dynamics, strivacity, pairing, duplicates, changes, fields,
                         decided.line_counts())
     return Reconciliation(pairs.frame, duplicates, changes, review, buckets, decided, summary)
