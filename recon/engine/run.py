@@ -87,16 +87,15 @@ def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
     _check(strivacity, STRIVACITY_COLUMNS, STRIVACITY)
     required = [compared_column(f) for f in fields.fields if f.dynamics in DYNAMICS_CREATE_REQUIRED]
     pairing = pair(dynamics, strivacity, required)
-    pairs = matched_pairs(dynamics, strivacity, pairing)
-    changes, drift_pair = drift(dynamics, strivacity, pairs, fields)
-    with threads() as pool:  # these only read what pairing decided: built side by side
-        decided_ = pool.submit(batch.decide, dynamics, strivacity, pairing, pairs, changes,
-                               drift_pair, fields)
-        duplicates_ = pool.submit(duplicate_groups, dynamics, strivacity, pairing)
-        buckets_ = pool.submit(_buckets, dynamics, strivacity, pairing)
-        review_ = pool.submit(_reviews, dynamics, strivacity, pairing)
-        decided, duplicates = decided_.result(), duplicates_.result()
-        buckets, review = buckets_.result(), review_.result()
+    with threads() as pool:  # these only read the pairing: made beside pairs, drift, batches
+        groups = pool.submit(duplicate_groups, dynamics, strivacity, pairing)
+        buckets = pool.submit(_buckets, dynamics, strivacity, pairing)
+        review = pool.submit(_reviews, dynamics, strivacity, pairing)
+        pairs = matched_pairs(dynamics, strivacity, pairing)
+        changes, drift_pair = drift(dynamics, strivacity, pairs, fields)
+        decided = batch.decide(dynamics, strivacity, pairing, pairs, changes, drift_pair, fields)
+        duplicates = groups.result()
     summary = summarize(dynamics, strivacity, pairing, duplicates, changes, fields,
                         decided.line_counts())
-    return Reconciliation(pairs.frame, duplicates, changes, review, buckets, decided, summary)
+    return Reconciliation(pairs.frame, duplicates, changes, review.result(), buckets.result(),
+                          decided, summary)
