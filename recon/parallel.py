@@ -28,8 +28,6 @@ def threads() -> ThreadPoolExecutor:
 def run_all(tasks: Mapping[str, Callable[[], T]]) -> dict[str, T]:
     """Each task's result by name. All tasks run; the first failure, in ``tasks`` order, is
     raised, so errors are the same as running them one after another."""
-    if THREADS == 1 or len(tasks) < 2:
-        return {name: task() for name, task in tasks.items()}
     with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="recon-column") as pool:
         futures = {name: pool.submit(task) for name, task in tasks.items()}
         return {name: future.result() for name, future in futures.items()}
