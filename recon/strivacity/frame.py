@@ -90,7 +90,7 @@ def _column_tasks(flat: pd.DataFrame, fields: FieldMap, origin: Origin,
     tasks["active"] = partial(_flags, flat, active, origin, ids)
     for name, column in TIMES.items():
         tasks[name] = partial(_timestamps, flat, column, origin, ids)
-    tasks["email_verified"] = partial(_flags, flat, (EMAIL_VERIFIED,), origin, ids)
+    tasks["email_verified"] = partial(_verified, flat, origin, ids)
     tasks["link"] = partial(_guids, flat, fields.link_attribute)
     return tasks
 
@@ -108,7 +108,15 @@ def _mapped(flat: pd.DataFrame, field: Field) -> pd.Series:
 
 
 def _flags(flat: pd.DataFrame, paths: Sequence[str], origin: Origin, ids: pd.Series) -> pd.Series:
+    """Yes/no values; JSON booleans in their one possible column skip the text round trip."""
+    present = [c for p in paths for c in columns_for(p) if c in flat.columns]
+    if len(present) == 1 and pa.types.is_boolean(arrow(flat[present[0]]).type):
+        return flags(_column(flat, present[0]), paths[0], origin, ids)
     return flags(resolve(flat, paths), paths[0], origin, ids)
+
+
+def _verified(flat: pd.DataFrame, origin: Origin, ids: pd.Series) -> pd.Series:
+    return flags(_column(flat, EMAIL_VERIFIED), EMAIL_VERIFIED, origin, ids)
 
 
 def _timestamps(flat: pd.DataFrame, column: str, origin: Origin, ids: pd.Series) -> pd.Series:
