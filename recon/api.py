@@ -30,6 +30,6 @@ def reconcile_files(dynamics: str | Path, strivacity: str | Path, out: str | Pat
                     fields: str | Path | None = None) -> tuple[Reconciliation, Path]:
     """Load two exports, reconcile them and write the run folder; returns the result and folder."""
     field_map = load_fields(fields)
-    contacts, accounts = read_both(dynamics, strivacity, field_map)
-    result = reconcile(contacts, accounts, field_map)
+    # The loaded frames are let go once reconciled: writing needs only the result.
+    result = reconcile(*read_both(dynamics, strivacity, field_map), field_map)
     return result, result.write(out)
