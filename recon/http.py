@@ -41,6 +41,19 @@ class _Session(requests.Session):
             merged["verify"] = self.verify
         return merged
 
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """Send as requests does, but read a body in one call rather than in 10 KiB chunks.
+
+        A 2.7 MB Dataverse page cost 14 ms of CPU through ``.content`` and 5 ms read whole;
+        ``iter_content(None)`` keeps requests' own error translation (ConnectionError, ...).
+        """
+        stream = kwargs.pop("stream", False)
+        response = super().send(request, stream=True, **kwargs)
+        if not stream and response.raw is not None:
+            response._content = b"".join(response.iter_content(None))
+            response._content_consumed = True  # type: ignore[attr-defined]  # as .content does
+        return response
+
 
 def build_session(ca_bundle: str | None = None, *, streams: int = 1,
                   user_agent: str = USER_AGENT) -> requests.Session:

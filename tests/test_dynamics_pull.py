@@ -12,17 +12,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from recon.dynamics.client import DataverseClient, NextLinkPages
 from recon.dynamics.delta import DeltaFallbackWarning, apply_changes, load_state
 from recon.dynamics.files import read_dynamics
 from recon.dynamics.pull import (
+    _filters_after,
+    _Head,
     lookup,
     pull_dynamics,
     pull_dynamics_raw,
     range_filters,
     read_pages,
+    to_frame,
 )
 from recon.emulator import Emulator, Faults
 from recon.errors import AuthError, ConfigError, HttpError
@@ -208,6 +212,50 @@ def test_four_streams_give_the_same_rows_as_one(emu: Emulator, retry: RetryPolic
     assert progress.rows == ROWS
     pd.testing.assert_frame_equal(one.sort_values("contactid", ignore_index=True),
                                   four.sort_values("contactid", ignore_index=True))
+
+
+@pytest.mark.parametrize("page_size", [20, 500])
+def test_streams_split_ties_at_the_first_page_and_a_table_on_one_page(
+        emu: Emulator, retry: RetryPolicy, page_size: int) -> None:
+    # 30 rows share the earliest createdon: a 20-row first page holds only tied rows, which
+    # the ranges must bring; 500 rows fit the first page, so only undated rows are asked for.
+    one = pull_dynamics_raw(retry=retry, page_size=page_size)
+    progress = Counting()
+    three = pull_dynamics_raw(streams=3, retry=retry, page_size=page_size, progress=progress)
+    assert progress.rows == ROWS
+    pd.testing.assert_frame_equal(one.sort_values("contactid", ignore_index=True), three)
+
+
+def test_eight_streams_ask_the_bounds_and_first_page_together_then_eight_ranges(
+        emu: Emulator, retry: RetryPolicy) -> None:
+    emu.requests.clear()
+    assert len(pull_dynamics_raw(streams=8, retry=retry, page_size=100)) == ROWS
+    served = [entry for entry in emu.requests if entry.path.endswith("/contacts")]
+    # 2 together, then 8 ranges of ~25 rows: one page each, and no ninth query for nulls
+    assert len(served) == 10
+
+
+@pytest.mark.parametrize("by_id", [False, True])
+def test_a_row_seen_twice_keeps_its_last_copy(by_id: bool,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    table = pa.table({"contactid": ["a", "b", "b", "c"], "firstname": ["A", "B1", "B2", "C"]})
+    frame = to_frame(table, by_id=by_id)
+    assert frame.to_dict("list") == {"contactid": ["a", "b", "c"],
+                                     "firstname": ["A", "B2", "C"]}
+    assert "dropped 1 duplicate" in caplog.text
+    assert len(to_frame(table.slice(2), by_id=by_id)) == 2
+
+
+def test_the_ranges_after_the_first_page_bring_every_row_it_lacks() -> None:
+    empty = pa.table({"contactid": pa.array([], pa.string())})
+    cut, high = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC)
+    assert _filters_after(_Head(empty, None, high, complete=True), 2) == ["createdon eq null"]
+    assert _filters_after(_Head(empty, None, high), 2) == [
+        "(createdon ne null) or (createdon eq null)"]
+    assert _filters_after(_Head(empty, cut, high), 2) == [
+        "((createdon ge 2024-01-01T00:00:00Z) and (createdon lt 2024-01-02T00:00:00Z)) or "
+        "(createdon eq null)",
+        "createdon ge 2024-01-02T00:00:00Z"]
 
 
 def test_range_filters_cover_without_overlap() -> None:

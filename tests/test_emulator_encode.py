@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from recon.emulator.dataverse_encode import PageCache
 from recon.emulator.dataverse_query import ContactQueries
 from recon.emulator.store import ContactStore
 from recon.emulator.wire import Request
@@ -52,3 +53,28 @@ def test_a_rolled_back_changeset_is_not_served_from_a_remembered_plan() -> None:
         assert len(get(queries, query)["value"]) == 4
         rollback()
     assert len(get(queries, query)["value"]) == 3
+
+
+def test_a_page_is_joined_once_per_store_version() -> None:
+    store = ContactStore(ROWS)
+    queries = ContactQueries(store, "https://org")
+    made: list[int] = []
+    join = queries.encoder.encode
+
+    def counting(*args: object) -> list[bytes]:
+        made.append(1)
+        return join(*args)  # type: ignore[arg-type]
+
+    queries.encoder.encode = counting  # type: ignore[method-assign]
+    first, again = get(queries, SELECT), get(queries, SELECT)
+    assert first["value"] == again["value"] and len(made) == 1
+    store.update(ROWS[0]["contactid"], {"firstname": "Changed"})
+    assert get(queries, SELECT)["value"][0]["firstname"] == "Changed" and len(made) == 2
+
+
+def test_the_page_cache_drops_the_oldest_pages_past_its_limit() -> None:
+    cache = PageCache(limit=10)
+    assert cache.get(1, ("a",), ["x"], lambda: b"123456") == b"123456"
+    assert cache.get(1, ("a",), ["y"], lambda: b"abcdef") == b"abcdef"
+    assert cache.get(1, ("a",), ["x"], lambda: b"fresh!") == b"fresh!"  # x was dropped
+    assert cache.get(1, ("a",), ["x"], lambda: b"never") == b"fresh!"

@@ -73,6 +73,12 @@ def all_of(clauses: Iterable[str]) -> str:
     return " and ".join(f"({c})" for c in parts) if len(parts) > 1 else "".join(parts)
 
 
+def any_of(clauses: Iterable[str]) -> str:
+    """Clauses joined with ``or``, each parenthesised so precedence cannot leak."""
+    parts = [c for c in clauses if c]
+    return " or ".join(f"({c})" for c in parts) if len(parts) > 1 else "".join(parts)
+
+
 def select(columns: Iterable[str]) -> str:
     """A ``$select`` value: checked names, first occurrence kept, order kept."""
     return ",".join(dict.fromkeys(name(c) for c in columns))

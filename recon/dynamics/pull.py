@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from recon.dynamics import delta as tracking
 from recon.dynamics import odata
@@ -96,18 +97,27 @@ def _is_deleted(row: dict[str, Any]) -> bool:
         str(row.get("@odata.context", "")).endswith("$deletedEntity")
 
 
-def to_frame(table: pa.Table) -> pd.DataFrame:
+def to_frame(table: pa.Table, *, by_id: bool = False) -> pd.DataFrame:
     """Arrow rows as a pandas frame of STRING columns, one row per contactid.
 
     Dataverse paging is dynamic (reference §2.4): a row edited mid-scan can show up twice; the
-    last copy wins and the drop is logged.
+    last copy wins and the drop is logged. ``by_id``: the table is sorted by contactid, so a
+    copy sits next to its twin and one comparison rules copies out (hashing ids cost 50 ms).
     """
     frame = table.to_pandas(types_mapper=pd.ArrowDtype)  # no copy: the frame wraps the table
+    if by_id and not _adjacent_repeats(table.column(ID)):
+        return frame
     seen = frame.duplicated(ID, keep="last")
     if not seen.any():
         return frame  # the usual case: no second copy of every column
     log.warning("dropped %d duplicate contact rows seen twice while paging", int(seen.sum()))
     return frame[~seen].reset_index(drop=True)
+
+
+def _adjacent_repeats(ids: pa.ChunkedArray) -> bool:
+    """Whether any id equals the one before it."""
+    ids = ids.combine_chunks()
+    return len(ids) > 1 and bool(pc.any(pc.equal(ids[1:], ids[:-1])).as_py())
 
 
 def connect(settings: DataverseSettings, session: Any = None, *, streams: int = 1,
@@ -204,32 +214,84 @@ def _pull_tracked(client: DataverseClient, state_path: Path, columns: Sequence[s
 def _pull_parallel(client: DataverseClient, columns: Sequence[str], streams: int,
                    progress: Progress) -> pd.DataFrame:
     """Pull createdon ranges concurrently; same rows as one stream, sorted by contactid."""
+    decode = ArrowPages(columns)
     with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="recon-pull") as pool:
-        bounds = _createdon_bounds(client, pool)
-        if bounds is None:
-            return to_frame(read_pages(client, _query(client, columns), columns, progress).table)
-        filters = [*range_filters(*bounds, streams), odata.is_null(CREATED)]
-        decode = ArrowPages(columns)
-        parts = list(pool.map(lambda f: read_pages(client, _query(client, columns, f), columns,
-                                                   progress, decode=decode).table, filters))
-    table = pa.concat_tables(parts)
-    del parts
-    return to_frame(table.sort_by(ID))  # Arrow sorts stably, so the last copy still wins
+        head = _earliest_page(client, columns, pool, decode)
+        progress.update(head.table.num_rows)
+        parts = [head.table, *pool.map(
+            lambda f: read_pages(client, _query(client, columns, f), columns, progress,
+                                 decode=decode).table, _filters_after(head, streams))]
+        table = pa.concat_tables(parts)
+        del parts
+        table = _sorted_by_id(table, pool)
+    return to_frame(table, by_id=True)
 
 
-def _createdon_bounds(client: DataverseClient,
-                      pool: ThreadPoolExecutor) -> tuple[datetime, datetime] | None:
-    """Earliest and latest createdon, from two one-row ordered queries sent together."""
-    def first(order: str) -> list[dict[str, Any]]:
-        request = _query(client, [CREATED], f"{CREATED} ne null",
-                         **{"$orderby": f"{CREATED} {order}", "$top": "1"})
-        return list(client.get_json(request).get("value", []))
+def _sorted_by_id(table: pa.Table, pool: ThreadPoolExecutor) -> pa.Table:
+    """``table`` in contactid order; stable, so of two copies of a row the last stays last.
 
-    low, high = pool.map(first, ("asc", "desc"))
-    if not low or not high:
-        return None
-    return (pd.Timestamp(low[0][CREATED]).to_pydatetime(),
-            pd.Timestamp(high[0][CREATED]).to_pydatetime())
+    The columns are gathered side by side (Arrow's ``take`` runs without the GIL): the sort
+    is all that is left to do once the last page is in, so it is the pull's final wait.
+    """
+    order = pc.sort_indices(table, [(ID, "ascending")])
+    taken = list(pool.map(lambda column: column.take(order), table.columns))
+    return pa.Table.from_arrays(taken, schema=table.schema)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The rows created before ``cut`` and the latest createdon; ``complete``: every dated row.
+
+    ``cut`` is None when the page is complete, or (never seen) empty with more to come.
+    """
+
+    table: pa.Table
+    cut: datetime | None
+    high: datetime | None
+    complete: bool = False
+
+
+def _earliest_page(client: DataverseClient, columns: Sequence[str], pool: ThreadPoolExecutor,
+                   decode: ArrowPages) -> _Head:
+    """The first page in createdon order and the latest createdon, asked for together.
+
+    The round trip that finds where the ranges end also brings a page of rows, so the ranges
+    start after it. Rows sharing the page's last createdon are left to the ranges, which
+    begin at that instant: ties cannot be split between the page and a range.
+    """
+    dated = f"{CREATED} ne null"
+    earliest = _query(client, columns, dated, **{"$orderby": f"{CREATED} asc"})
+    latest = _query(client, [CREATED], dated, **{"$orderby": f"{CREATED} desc", "$top": "1"})
+    prefer = [page_size_preference(client.page_size)]
+    page, last = pool.map(lambda args: client.get_json(*args),
+                          [(earliest, prefer, decode), (latest, ())])
+    rows = page.get("value", [])
+    table = rows if isinstance(rows, pa.Table) else rows_to_table(rows, columns)
+    newest = last.get("value", [])
+    high = pd.Timestamp(newest[0][CREATED]).to_pydatetime() if newest else None
+    if not page.get("@odata.nextLink"):
+        return _Head(table, None, high, complete=True)
+    if table.num_rows == 0:
+        return _Head(table, None, high)
+    created = table.column(CREATED)
+    edge = created[-1]
+    return _Head(table.slice(0, pc.index(created, edge).as_py()),
+                 pd.Timestamp(edge.as_py()).to_pydatetime(), high)
+
+
+def _filters_after(head: _Head, streams: int) -> list[str]:
+    """The queries that bring every row ``head`` lacks, no more of them than ``streams``."""
+    undated = odata.is_null(CREATED)
+    if head.complete:
+        return [undated]
+    if head.cut is None:  # an empty first page with more to come: one query for the rest
+        return [odata.any_of([f"{CREATED} ne null", undated])]
+    filters = range_filters(head.cut, head.high or head.cut, streams)
+    # Rows without a createdon ride with the first range: a query more than there are
+    # streams would wait for a free one and add a round trip at the end.
+    filters[0] = odata.any_of([odata.all_of([odata.ge(CREATED, head.cut), filters[0]]),
+                               undated])
+    return filters
 
 
 def range_filters(low: datetime, high: datetime, streams: int) -> list[str]:

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from recon.emulator.dataverse_encode import RowEncoder
+from recon.emulator.dataverse_encode import PageCache, RowEncoder
 from recon.emulator.odata_filter import (
     FilterError,
     Predicate,
@@ -97,6 +97,7 @@ class ContactQueries:
         self._delta_tokens: dict[str, int] = {}
         self._lock = threading.Lock()
         self.encoder = RowEncoder(store.index)
+        self.pages = PageCache()
         self._plans: OrderedDict[tuple[int, str, str, int | None], list[str]] = OrderedDict()
 
     def expire_delta_tokens(self) -> None:
@@ -260,10 +261,12 @@ class ContactQueries:
             head["@odata.count"] = min(cursor.count, MAX_PAGE)
         return head
 
-    def _rows(self, cursor: Cursor, chunk: list[str], annotate: bool) -> list[bytes]:
-        """The page's rows as JSON text; plain rows come pre-encoded from ``self.encoder``."""
+    def _rows(self, cursor: Cursor, chunk: list[str], annotate: bool) -> bytes:
+        """The page's rows as comma-joined JSON text; plain pages are kept by ``self.pages``."""
         if not cursor.deleted and not annotate:
-            return self.encoder.encode(self.store.records_of(chunk), cursor.select)
+            version = self.store.version  # before the rows: see PageCache
+            return self.pages.get(version, cursor.select, chunk, lambda: b",".join(
+                self.encoder.encode(self.store.records_of(chunk), cursor.select)))
         rows = []
         for key in chunk:
             if key in cursor.deleted:
@@ -273,7 +276,7 @@ class ContactQueries:
             record = self.store.record(key)
             if record is not None:
                 rows.append(self.render(record, cursor.select, annotate))
-        return [json.dumps(row, ensure_ascii=False).encode() for row in rows]
+        return b",".join(json.dumps(row, ensure_ascii=False).encode() for row in rows)
 
     def render(self, record: tuple[Any, ...], select: tuple[str, ...],
                annotate: bool = False) -> dict[str, Any]:
@@ -315,8 +318,8 @@ def _top(params: dict[str, list[str]]) -> int | None:
         return None
 
 
-def _splice(head: dict[str, Any], rows: list[bytes], tail: dict[str, Any]) -> bytes:
-    """``{**head, "value": [rows], **tail}`` as UTF-8 JSON, with the rows already encoded."""
+def _splice(head: dict[str, Any], rows: bytes, tail: dict[str, Any]) -> bytes:
+    """``{**head, "value": [rows], **tail}`` as UTF-8 JSON, ``rows`` already encoded and joined."""
     after = "," + json.dumps(tail, ensure_ascii=False)[1:] if tail else "}"
     return b"".join([json.dumps(head, ensure_ascii=False)[:-1].encode(), b',"value":[',
-                     b",".join(rows), b"]", after.encode()])
+                     rows, b"]", after.encode()])
