@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from recon.engine.keys import series, sort_indices, take
 from recon.engine.pairing import Pairing
+from recon.parallel import threads
 
 COLUMNS = ("match_type", "email_key", "contactid", "strivacity_id")
 
@@ -42,14 +43,14 @@ def matched_pairs(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pai
     keys = pairing.keys
     code = keys.dynamics[d_sorted]  # the contact's key, else the account's
     code = np.where(code >= 0, code, keys.strivacity[s_sorted])
-    key = keys.dictionary.take(pa.array(code, mask=code < 0))
     match_type = pc.take(pa.array(["email", "link"]), pa.array(by_link[by_id].astype(np.int8)))
-    frame = pd.DataFrame({
-        "match_type": series(match_type),
-        "email_key": series(key),
-        "contactid": series(contactid.take(pa.array(by_id))),
-        "strivacity_id": series(take(strivacity["record_id"], s_sorted)),
-    })
+    with threads() as pool:  # three string gathers of every pair: side by side
+        key = pool.submit(keys.dictionary.take, pa.array(code, mask=code < 0))
+        contacts = pool.submit(contactid.take, pa.array(by_id))
+        accounts = take(strivacity["record_id"], s_sorted)
+        frame = pd.DataFrame({"match_type": series(match_type), "email_key": series(key.result()),
+                              "contactid": series(contacts.result()),
+                              "strivacity_id": series(accounts)})
     grouped = (keys.count_dynamics[keys.dynamics[d_pos]] >= 2) \
         | (keys.count_strivacity[keys.strivacity[s_pos]] >= 2)
     return Pairs(d_pos, s_pos, by_link, grouped, rank, frame)
