@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -30,12 +29,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recon.engine.lines import TEXTS, contains_any, utf8_view
+from recon.parallel import threads
 
 if TYPE_CHECKING:
     from recon.engine import Reconciliation
 
-#: Files written at once: one per core of the machine this was tuned on.
-WRITERS = 2
 #: Run-folder CSV -> (attribute of the result, columns in order).
 TABLES = {
     "matches.csv": ("matches", ("match_type", "email_key", "contactid", "strivacity_id")),
@@ -174,9 +172,8 @@ def write_run(result: Reconciliation, folder: str | Path) -> Path:
         *(partial(_write_batch, result, batch, folder / "batches" / file)
           for file, batch in BATCH_FILES.items()),
         partial(safe_csv, result.batch("migrate_to_strivacity"), folder / "batches" / MIGRATE_CSV)]
-    # The files are independent and pyarrow's kernels release the GIL: two writers keep both
-    # cores busy.
-    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="recon-write") as pool:
+    # The files are independent and pyarrow's kernels release the GIL: written side by side.
+    with threads() as pool:
         for done in [pool.submit(job) for job in jobs]:
             done.result()
     text = json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n"
