@@ -134,8 +134,9 @@ def _iso_utc(values: pd.Series) -> pd.Series | None:
 def flags(values: pd.Series, column: str, origin: Origin, ids: pd.Series | None = None, *,
           true: Sequence[str] = TRUE_WORDS, false: Sequence[str] = FALSE_WORDS) -> pd.Series:
     """Booleans from bools or words (case-insensitive) as pandas "boolean"; empty is NA."""
-    if pa.types.is_boolean(arrow(values).type):  # already yes/no: nothing to read
-        out = pd.Series(arrow(values).to_numpy(zero_copy_only=False), dtype="boolean")
+    given = arrow(values)
+    if pa.types.is_boolean(given.type):  # already yes/no: nothing to read
+        out = pd.Series(given.to_numpy(zero_copy_only=False), dtype="boolean")
         return out.set_axis(pd.RangeIndex(len(values)))
     text = arrow(as_string(values))
     word = pc.utf8_lower(pc.utf8_trim_whitespace(text))

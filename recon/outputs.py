@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recon.engine.lines import TEXTS, contains_any, utf8_view
-from recon.parallel import threads
+from recon.parallel import run_all
 
 if TYPE_CHECKING:
     from recon.engine import Reconciliation
@@ -166,16 +166,15 @@ def write_run(result: Reconciliation, folder: str | Path) -> Path:
     """Write the run folder into ``folder`` (created if needed); returns its path."""
     folder = Path(folder)
     (folder / "batches").mkdir(parents=True, exist_ok=True)
-    jobs: list[Callable[[], Path]] = [
-        *(partial(safe_csv, getattr(result, attribute)[list(columns)], folder / name)
-          for name, (attribute, columns) in TABLES.items()),
-        *(partial(_write_batch, result, batch, folder / "batches" / file)
-          for file, batch in BATCH_FILES.items()),
-        partial(safe_csv, result.batch("migrate_to_strivacity"), folder / "batches" / MIGRATE_CSV)]
-    # The files are independent and pyarrow's kernels release the GIL: written side by side.
-    with threads() as pool:
-        for done in [pool.submit(job) for job in jobs]:
-            done.result()
+    batches = folder / "batches"
+    jobs: dict[str, Callable[[], Path]] = {
+        **{name: partial(safe_csv, getattr(result, attribute)[list(columns)], folder / name)
+           for name, (attribute, columns) in TABLES.items()},
+        **{file: partial(_write_batch, result, batch, batches / file)
+           for file, batch in BATCH_FILES.items()},
+        MIGRATE_CSV: partial(safe_csv, result.batch("migrate_to_strivacity"),
+                             batches / MIGRATE_CSV)}
+    run_all(jobs)  # independent files, and pyarrow's kernels release the GIL: side by side
     text = json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n"
     (folder / "summary.json").write_text(text, encoding="utf-8")
     return folder

@@ -143,9 +143,9 @@ def update_strivacity(strivacity: pd.DataFrame, pairs: Pairs, drift: pd.DataFram
 def decide(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pairing, pairs: Pairs,
            drift: pd.DataFrame, drift_pair: np.ndarray, fields: FieldMap) -> Batches:
     """All four batches, built side by side (they only read their inputs)."""
-    built = run_all({
-        "migrate": partial(migrate_to_strivacity, dynamics, pairing, fields),
-        "create": partial(create_in_dynamics, strivacity, pairing, fields),
-        "update_d": partial(update_dynamics, dynamics, pairs, drift, drift_pair, fields),
-        "update_s": partial(update_strivacity, strivacity, pairs, drift, drift_pair, fields)})
-    return Batches(*built.values())
+    return Batches(**run_all({
+        "migrate_to_strivacity": partial(migrate_to_strivacity, dynamics, pairing, fields),
+        "create_in_dynamics": partial(create_in_dynamics, strivacity, pairing, fields),
+        "update_dynamics": partial(update_dynamics, dynamics, pairs, drift, drift_pair, fields),
+        "update_strivacity": partial(update_strivacity, strivacity, pairs, drift, drift_pair,
+                                     fields)}))

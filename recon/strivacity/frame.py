@@ -108,10 +108,6 @@ def _mapped(flat: pd.DataFrame, field: Field) -> pd.Series:
 
 
 def _flags(flat: pd.DataFrame, paths: Sequence[str], origin: Origin, ids: pd.Series) -> pd.Series:
-    """Yes/no values; JSON booleans in their one possible column skip the text round trip."""
-    present = [c for p in paths for c in columns_for(p) if c in flat.columns]
-    if len(present) == 1 and pa.types.is_boolean(arrow(flat[present[0]]).type):
-        return flags(_column(flat, present[0]), paths[0], origin, ids)
     return flags(resolve(flat, paths), paths[0], origin, ids)
 
 
