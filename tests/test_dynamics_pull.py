@@ -18,6 +18,7 @@ import pytest
 from recon.dynamics.client import DataverseClient, NextLinkPages
 from recon.dynamics.delta import DeltaFallbackWarning, apply_changes, load_state
 from recon.dynamics.files import read_dynamics
+from recon.dynamics.pages import memory_pool
 from recon.dynamics.pull import (
     _filters_after,
     _Head,
@@ -214,6 +215,17 @@ def test_four_streams_give_the_same_rows_as_one(emu: Emulator, retry: RetryPolic
                                   four.sort_values("contactid", ignore_index=True))
 
 
+@pytest.mark.parametrize("streams", [1, 4])
+def test_pulled_rows_live_in_the_pool_that_returns_memory(
+        emu: Emulator, retry: RetryPolicy, streams: int) -> None:
+    # A copy made in pyarrow's default pool (combine_chunks ignores the pool it is given)
+    # would leave the frame's buffers where freed memory stays with the thread that freed it.
+    before = memory_pool().bytes_allocated()
+    frame = pull_dynamics_raw(streams=streams, retry=retry, page_size=PAGE)
+    arrow = sum(frame[c].array._pa_array.get_total_buffer_size() for c in frame.columns)
+    assert memory_pool().bytes_allocated() - before >= arrow > 0
+
+
 @pytest.mark.parametrize("page_size", [20, 500])
 def test_streams_split_ties_at_the_first_page_and_a_table_on_one_page(
         emu: Emulator, retry: RetryPolicy, page_size: int) -> None:
@@ -244,6 +256,17 @@ def test_a_row_seen_twice_keeps_its_last_copy(by_id: bool,
                                      "firstname": ["A", "B2", "C"]}
     assert "dropped 1 duplicate" in caplog.text
     assert len(to_frame(table.slice(2), by_id=by_id)) == 2
+
+
+def test_a_twin_far_from_its_first_copy_or_a_second_missing_id_is_dropped(
+        caplog: pytest.LogCaptureFixture) -> None:
+    apart = pa.table({"contactid": ["b", "a", "c", "b"], "firstname": ["B1", "A", "C", "B2"]})
+    assert to_frame(apart).to_dict("list") == {"contactid": ["a", "c", "b"],
+                                               "firstname": ["A", "C", "B2"]}
+    missing = pa.table({"contactid": ["a", "b", None, None], "firstname": ["A", "B", "1", "2"]})
+    for by_id in (False, True):
+        assert to_frame(missing, by_id=by_id)["firstname"].tolist() == ["A", "B", "2"]
+    assert caplog.text.count("dropped 1 duplicate") == 3
 
 
 def test_the_ranges_after_the_first_page_bring_every_row_it_lacks() -> None:

@@ -8,7 +8,7 @@ the columns asked for; a page it cannot read that way goes through ``json`` and 
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 import os
 import threading
@@ -20,6 +20,24 @@ import pyarrow.json as pa_json
 
 ETAG = "@odata.etag"
 LINKS = ("@odata.nextLink", "@odata.deltaLink")
+
+
+@functools.cache
+def memory_pool() -> pa.MemoryPool:
+    """The Arrow memory that pulled pages and the frame made of them live in.
+
+    Pages are parsed on several threads and most of each parse is freed at once. pyarrow's
+    default allocator (mimalloc) keeps what each thread freed for that thread, so the process
+    grew by several frames during an 8-stream pull. jemalloc, told to return freed pages
+    right away, or else the C library's malloc, follows the rows instead (benchmarks/pull_bench.py
+    and the README's figures). Only recon's pages use it: other Arrow work keeps the default.
+    """
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc (Windows, some macOS)
+        return pa.system_memory_pool()
+    pa.jemalloc_set_decay_ms(0)
+    return pool
 
 
 def rows_to_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> pa.Table:
@@ -141,14 +159,14 @@ class ArrowPages:
         arrays = {}
         for name in self.names:
             if rows.type.get_field_index(name) < 0:
-                arrays[name] = pa.nulls(len(rows), pa.string())
+                arrays[name] = pa.nulls(len(rows), pa.string(), memory_pool=memory_pool())
                 continue
             column = rows.field(name)
             if pa.types.is_string(column.type):
                 arrays[name] = column
             elif pa.types.is_integer(column.type) or pa.types.is_boolean(column.type) or \
                     pa.types.is_null(column.type):
-                arrays[name] = column.cast(pa.string())
+                arrays[name] = column.cast(pa.string(), memory_pool=memory_pool())
             else:
                 return None  # fractions and nested values: json's text is the reference
         return pa.table(arrays)
@@ -164,17 +182,28 @@ def _parse(body: bytes, row: pa.StructType | None) -> pa.Table:
     options = pa_json.ParseOptions(explicit_schema=schema, newlines_in_values=True,
                                    unexpected_field_behavior="infer" if row is None else "ignore")
     read = pa_json.ReadOptions(use_threads=False, block_size=max(1 << 20, len(body) + 1))
-    return pa_json.read_json(io.BytesIO(body), read_options=read, parse_options=options)
+    return pa_json.read_json(pa.BufferReader(body), read_options=read, parse_options=options,
+                             memory_pool=memory_pool())
 
 
 def _rows(table: pa.Table) -> pa.StructArray:
     """The rows of ``value`` as one struct array."""
     if table.num_rows != 1:
         raise KeyError("not one JSON object")
-    value = table.column("value").combine_chunks()
+    value = joined(table.column("value"))
     if not pa.types.is_list(value.type) or not pa.types.is_struct(value.type.value_type):
         raise KeyError("value is not a list of objects")
     return value.flatten()
+
+
+def joined(column: pa.ChunkedArray) -> pa.Array:
+    """A column as one array, in ``memory_pool()``; a single chunk as it is, without a copy.
+
+    ``ChunkedArray.combine_chunks`` allocates from the default pool whatever it is given.
+    """
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return pa.concat_arrays(column.chunks, memory_pool=memory_pool())
 
 
 def _sent_as_value(kind: pa.DataType) -> bool:
