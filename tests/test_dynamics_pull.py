@@ -18,7 +18,7 @@ import pytest
 from recon.dynamics.client import DataverseClient, NextLinkPages
 from recon.dynamics.delta import DeltaFallbackWarning, apply_changes, load_state
 from recon.dynamics.files import read_dynamics
-from recon.dynamics.pages import memory_pool
+from recon.dynamics.pages import ArrowPages, memory_pool
 from recon.dynamics.pull import (
     _filters_after,
     _Head,
@@ -298,10 +298,19 @@ class FakeResponse:
         self.headers = headers or {}
         self.reason, self.url = "Reason", "https://org.example/api"
 
+    @property
+    def content(self) -> bytes:
+        return b"" if self._body is None else json.dumps(self._body).encode()
+
     def json(self) -> object:
-        if self._body is None:
-            raise ValueError("no body")
-        return self._body
+        return json.loads(self.content)
+
+    def iter_content(self, size: int) -> Iterator[bytes]:
+        content = self.content
+        yield from (content[at:at + size] for at in range(0, len(content), size))
+
+    def close(self) -> None:
+        pass
 
 
 class FakeSession:
@@ -333,6 +342,27 @@ def client_with(*answers: FakeResponse) -> tuple[DataverseClient, FakeSession, F
     policy = RetryPolicy(backoff_base=0.0, sleep=lambda _s: None)
     client = DataverseClient(session, tokens, "https://org.example/", policy)  # type: ignore[arg-type]
     return client, session, tokens
+
+
+def test_a_body_cut_off_mid_read_is_asked_for_again_and_read_into_arrow() -> None:
+    page = {"value": [{"contactid": "a", "emailaddress1": "a@example.com"}]}
+    whole = len(json.dumps(page))
+    client, session, _ = client_with(
+        FakeResponse(200, page, {"Content-Length": str(whole + 7)}),  # 7 bytes never came
+        FakeResponse(200, page, {"Content-Length": str(whole)}))
+    got = client.get_json(PageRequest(client.url("contacts")),
+                          decode=ArrowPages(["contactid", "emailaddress1"]))
+    assert len(session.sent) == 2
+    assert got["value"].column("emailaddress1").to_pylist() == ["a@example.com"]
+
+
+def test_a_body_without_a_length_is_read_whole_and_a_page_arrow_declines_goes_to_json() -> None:
+    nested = {"value": [{"contactid": "a", "emailaddress1": {"nested": True}}]}
+    client, _, _ = client_with(FakeResponse(200, nested), FakeResponse(200, nested))
+    decode = ArrowPages(["contactid", "emailaddress1"])
+    assert client.get_json(PageRequest(client.url("contacts")), decode=decode) == nested
+    body = decode.read(FakeResponse(200, nested))  # type: ignore[arg-type]
+    assert isinstance(body, pa.Buffer) and bytes(body) == json.dumps(nested).encode()
 
 
 def test_401_drops_the_token_and_retries_once() -> None:

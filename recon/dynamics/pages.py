@@ -17,9 +17,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.json as pa_json
+import requests
 
 ETAG = "@odata.etag"
 LINKS = ("@odata.nextLink", "@odata.deltaLink")
+#: Bytes read from a body at a time: the C heap reuses blocks this size from page to page.
+PIECE = 1 << 18
 
 
 @functools.cache
@@ -124,7 +127,30 @@ class ArrowPages:
         self._lock = threading.Lock()
         self._parsing = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
-    def __call__(self, body: bytes) -> dict[str, Any] | None:
+    def read(self, response: requests.Response) -> pa.Buffer:
+        """A page's body, read into ``memory_pool()`` a piece at a time.
+
+        Read whole into Python bytes, bodies landed in the C library's heap, which after the
+        first large block is freed keeps such blocks for the thread that freed them: about 40
+        MiB more at the peak of an 8-stream pull. The pieces are small enough to be reused.
+        """
+        length = response.headers.get("Content-Length")
+        if not length or response.headers.get("Content-Encoding", "identity") != "identity":
+            sink = pa.BufferOutputStream(memory_pool=memory_pool())  # size known only at the end
+            for piece in response.iter_content(PIECE):
+                sink.write(piece)
+            return sink.getvalue()
+        body = pa.allocate_buffer(int(length), memory_pool=memory_pool())
+        view, at = memoryview(body).cast("B"), 0  # an Arrow buffer of its own: writable
+        for piece in response.iter_content(PIECE):
+            view[at:at + len(piece)] = piece
+            at += len(piece)
+        if at != len(view):  # urllib3 checks Content-Length; this keeps unread bytes out
+            raise requests.exceptions.ChunkedEncodingError(
+                f"body ended after {at} of {len(view)} bytes")
+        return body
+
+    def __call__(self, body: bytes | pa.Buffer) -> dict[str, Any] | None:
         try:
             typed = self._typed
             if typed is None:
@@ -144,14 +170,14 @@ class ArrowPages:
         page["value"] = self._columns(table)
         return page if page["value"] is not None else None
 
-    def _learn(self, body: bytes) -> dict[str, pa.DataType]:
+    def _learn(self, body: bytes | pa.Buffer) -> dict[str, pa.DataType]:
         """The selected columns this body sends as numbers or booleans, with their types."""
         rows = _rows(_parse(body, None))
         kinds = {n: rows.type.field(n).type for n in self.names
                  if rows.type.get_field_index(n) >= 0}
         return {n: kind for n, kind in kinds.items() if _sent_as_value(kind)}
 
-    def _read(self, body: bytes, typed: dict[str, pa.DataType]) -> pa.Table | None:
+    def _read(self, body: bytes | pa.Buffer, typed: dict[str, pa.DataType]) -> pa.Table | None:
         return _parse(body, pa.struct([(n, typed.get(n, pa.string())) for n in self.names]))
 
     def _columns(self, table: pa.Table) -> pa.Table | None:
@@ -172,7 +198,7 @@ class ArrowPages:
         return pa.table(arrays)
 
 
-def _parse(body: bytes, row: pa.StructType | None) -> pa.Table:
+def _parse(body: bytes | pa.Buffer, row: pa.StructType | None) -> pa.Table:
     """One JSON object as a one-row table; ``row`` declares the rows' fields (None: infer).
 
     Declared, every other field is skipped: inferring them cost 12% of the parse.
