@@ -28,6 +28,16 @@ def test_arrow_pages_match_the_json_path_and_keep_dates_as_sent() -> None:
     assert all(field.type == pa.string() for field in page["value"].schema)
 
 
+def test_a_pretty_printed_body_or_one_in_arrow_memory_parses_the_same() -> None:
+    links = {"@odata.nextLink": "https://n"}
+    pretty = json.dumps({"@odata.context": "x", "value": ROWS, **links}, indent=2).encode()
+    assert pretty.count(b"\n") > 10
+    for sent in (pretty, pa.py_buffer(body(ROWS, **links))):
+        page = ArrowPages(COLUMNS)(sent)
+        assert page is not None and page["@odata.nextLink"] == "https://n"
+        assert page["value"].equals(rows_to_table(ROWS, COLUMNS))
+
+
 def test_arrow_pages_decline_what_json_renders_differently_then_learn_again() -> None:
     decode = ArrowPages(COLUMNS)
     assert decode(body(ROWS)) is not None

@@ -32,8 +32,10 @@ def memory_pool() -> pa.MemoryPool:
     Pages are parsed on several threads and most of each parse is freed at once. pyarrow's
     default allocator (mimalloc) keeps what each thread freed for that thread, so the process
     grew by several frames during an 8-stream pull. jemalloc, told to return freed pages
-    right away, or else the C library's malloc, follows the rows instead (benchmarks/pull_bench.py
-    and the README's figures). Only recon's pages use it: other Arrow work keeps the default.
+    right away, or else the C library's malloc, follows the rows instead (see the README's pull
+    benchmark). Only recon's pages use this pool; other Arrow work keeps the default, unless
+    ``ARROW_DEFAULT_MEMORY_POOL=jemalloc`` makes jemalloc everyone's (it then returns pages
+    at once for all).
     """
     try:
         pool = pa.jemalloc_memory_pool()
@@ -134,9 +136,10 @@ class ArrowPages:
         first large block is freed keeps such blocks for the thread that freed them: about 40
         MiB more at the peak of an 8-stream pull. The pieces are small enough to be reused.
         """
-        length = response.headers.get("Content-Length")
-        if not length or response.headers.get("Content-Encoding", "identity") != "identity":
-            sink = pa.BufferOutputStream(memory_pool=memory_pool())  # size known only at the end
+        length = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        if encoded or not length.isdigit():  # the decoded size is known only at the end
+            sink = pa.BufferOutputStream(memory_pool=memory_pool())
             for piece in response.iter_content(PIECE):
                 sink.write(piece)
             return sink.getvalue()
