@@ -219,13 +219,13 @@ def _rows(table: pa.Table) -> pa.StructArray:
     """The rows of ``value`` as one struct array."""
     if table.num_rows != 1:
         raise KeyError("not one JSON object")
-    value = joined(table.column("value"))
+    value = _joined(table.column("value"))
     if not pa.types.is_list(value.type) or not pa.types.is_struct(value.type.value_type):
         raise KeyError("value is not a list of objects")
     return value.flatten()
 
 
-def joined(column: pa.ChunkedArray) -> pa.Array:
+def _joined(column: pa.ChunkedArray) -> pa.Array:
     """A column as one array, in ``memory_pool()``; a single chunk as it is, without a copy.
 
     ``ChunkedArray.combine_chunks`` allocates from the default pool whatever it is given.
