@@ -222,7 +222,7 @@ def test_pulled_rows_live_in_the_pool_that_returns_memory(
     # would leave the frame's buffers where freed memory stays with the thread that freed it.
     before = memory_pool().bytes_allocated()
     frame = pull_dynamics_raw(streams=streams, retry=retry, page_size=PAGE)
-    arrow = sum(frame[c].array._pa_array.get_total_buffer_size() for c in frame.columns)
+    arrow = sum(frame[c].array.__arrow_array__().get_total_buffer_size() for c in frame.columns)
     assert memory_pool().bytes_allocated() - before >= arrow > 0
 
 
