@@ -215,6 +215,14 @@ def test_four_streams_give_the_same_rows_as_one(emu: Emulator, retry: RetryPolic
                                   four.sort_values("contactid", ignore_index=True))
 
 
+def test_a_paged_pull_keeps_one_connection_alive(emu: Emulator, retry: RetryPolicy) -> None:
+    # Bodies are read streamed; closing a response must hand its connection back, not drop it.
+    before, served = emu.connections, emu.requests.count("GET", "/api/data/v9.2/contacts")
+    assert len(pull_dynamics_raw(retry=retry, page_size=PAGE)) == ROWS
+    assert emu.requests.count("GET", "/api/data/v9.2/contacts") - served > 3
+    assert emu.connections - before == 1
+
+
 @pytest.mark.parametrize("streams", [1, 4])
 def test_pulled_rows_live_in_the_pool_that_returns_memory(
         emu: Emulator, retry: RetryPolicy, streams: int) -> None:

@@ -108,6 +108,11 @@ class Emulator:
             "STRIVACITY_STORE": info["strivacity_store"], "REQUESTS_CA_BUNDLE": info["ca_bundle"],
         }
 
+    @property
+    def connections(self) -> int:
+        """TLS connections accepted so far (a client that keeps them alive opens few)."""
+        return self._server.connections if self._server is not None else 0
+
     def expire_delta_tokens(self) -> None:
         """Make every Dataverse delta link issued so far answer the expired-token error."""
         self.dataverse.queries.expire_delta_tokens()

@@ -143,6 +143,8 @@ class _TlsServer(ThreadingHTTPServer):
     def __init__(self, port: int, context: ssl.SSLContext, app: App) -> None:
         self.context = context
         self.app = app
+        self.connections = 0  # TLS handshakes completed: clients should keep connections alive
+        self._counting = threading.Lock()
         super().__init__(("127.0.0.1", port), _Handler)
 
     def get_request(self) -> tuple[Any, Any]:
@@ -156,6 +158,8 @@ class _TlsServer(ThreadingHTTPServer):
             request.do_handshake()
         except (ssl.SSLError, OSError):
             return  # a client that does not trust the CA, or went away
+        with self._counting:
+            self.connections += 1
         super().finish_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
