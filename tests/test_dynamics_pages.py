@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+import pytest
 
-from recon.dynamics.pages import ArrowPages, PageTables, rows_to_table
+from recon.dynamics.pages import ArrowPages, PageTables, memory_pool, rows_to_table
 
 COLUMNS = ["contactid", "statecode", "createdon", "donotemail", "missing"]
 ROWS = [{"@odata.etag": 'W/"7"', "contactid": "a", "statecode": 0,
@@ -56,3 +57,14 @@ def test_page_tables_convert_like_json_text_whatever_each_page_holds() -> None:
         assert table.column("contactid").to_pylist()[0] == str(rows[0]["contactid"])
         assert table.column("statecode").to_pylist()[0] == str(rows[0]["statecode"])
         assert table.column("missing").null_count == len(rows)
+
+
+def test_pages_use_jemalloc_or_else_the_system_pool_never_the_default(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert memory_pool().backend_name in ("jemalloc", "system")
+
+    def absent() -> pa.MemoryPool:
+        raise pa.ArrowNotImplementedError("This Arrow build does not enable jemalloc")
+
+    monkeypatch.setattr(pa, "jemalloc_memory_pool", absent)
+    assert memory_pool.__wrapped__().backend_name == "system"
