@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+import requests
 
 from recon.dynamics.client import DataverseClient, NextLinkPages
 from recon.dynamics.delta import DeltaFallbackWarning, apply_changes, load_state
@@ -317,6 +318,9 @@ class FakeResponse:
     def iter_content(self, size: int) -> Iterator[bytes]:
         content = self.content
         yield from (content[at:at + size] for at in range(0, len(content), size))
+        if len(content) < int(self.headers.get("Content-Length", len(content))):
+            # what requests raises when urllib3 finds the body shorter than announced
+            raise requests.exceptions.ChunkedEncodingError("IncompleteRead")
 
     def close(self) -> None:
         pass

@@ -136,22 +136,10 @@ class ArrowPages:
         first large block is freed keeps such blocks for the thread that freed them: about 40
         MiB more at the peak of an 8-stream pull. The pieces are small enough to be reused.
         """
-        length = response.headers.get("Content-Length", "")
-        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
-        if encoded or not length.isdigit():  # the decoded size is known only at the end
-            sink = pa.BufferOutputStream(memory_pool=memory_pool())
-            for piece in response.iter_content(PIECE):
-                sink.write(piece)
-            return sink.getvalue()
-        body = pa.allocate_buffer(int(length), memory_pool=memory_pool())
-        view, at = memoryview(body).cast("B"), 0  # an Arrow buffer of its own: writable
-        for piece in response.iter_content(PIECE):
-            view[at:at + len(piece)] = piece
-            at += len(piece)
-        if at != len(view):  # urllib3 checks Content-Length; this keeps unread bytes out
-            raise requests.exceptions.ChunkedEncodingError(
-                f"body ended after {at} of {len(view)} bytes")
-        return body
+        sink = pa.BufferOutputStream(memory_pool=memory_pool())
+        for piece in response.iter_content(PIECE):  # a short body raises, as urllib3 checks
+            sink.write(piece)
+        return sink.getvalue()
 
     def __call__(self, body: bytes | pa.Buffer) -> dict[str, Any] | None:
         try:
