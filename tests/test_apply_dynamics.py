@@ -1,10 +1,9 @@
-"""The $batch builder and parser, and the create rate limit, without a server."""
+"""The $batch builder and parser, without a server."""
 
 from __future__ import annotations
 
 from recon.apply.dynamics import assign, build_batch, parse_batch
 from recon.apply.plan import Operation
-from recon.apply.strivacity import RateLimit
 
 OPS = [Operation("update_dynamics", n, f"id{n}", "PATCH", f"contacts(id{n})",
                  {"firstname": f"F{n}"}, etag=f'W/"{n}"') for n in (1, 2, 3)]
@@ -43,16 +42,3 @@ def test_odata_shape_bare_failing_part_maps_by_position() -> None:
             f"--c1--\n--r\n{_http(STALE)}\n--r\n{_http(OK)}\n--r--\n").replace("\r\n", "\n")
     answers = assign(OPS, parse_batch(body, 'multipart/mixed; boundary="r"'))
     assert [answers[op.key].status for op in OPS] == [204, 412, 204]
-
-
-def test_rate_limit_spaces_calls() -> None:
-    clock, slept = [0.0], []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock[0] += seconds
-
-    limit = RateLimit(4, clock=lambda: clock[0], sleep=sleep)
-    for _ in range(3):
-        limit.wait()
-    assert slept == [0.25, 0.25]
