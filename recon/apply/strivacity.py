@@ -70,13 +70,18 @@ class StrivacityTarget:
         found: list[Outcome] = []
 
         def absent() -> bool:
-            outcome = self._find_created(op)
+            outcome = self._find_created(op, note="found created after its answer was lost")
             if outcome is not None:
                 found.append(outcome)
             return outcome is None
 
-        response = self.client.send("POST", self.accounts_url(), json=op.body,
-                                    headers=JSON_BODY, settle=absent)
+        try:
+            response = self.client.send("POST", self.accounts_url(), json=op.body,
+                                        headers=JSON_BODY, settle=absent)
+        except HttpError:
+            if found:
+                return found[0]  # the answer was lost, the account is there
+            raise
         if found:
             return found[0]
         code, message = STRIVACITY.error_text(response)
@@ -150,14 +155,16 @@ class StrivacityTarget:
             return not seen
 
         self._idle = False
-        response = self.client.send("POST", f"{self.base}/bulk", data=body,
-                                    headers={"Content-Type": "application/x-ndjson"},
-                                    settle=not_accepted)
+        try:
+            response = self.client.send("POST", f"{self.base}/bulk", data=body,
+                                        headers={"Content-Type": "application/x-ndjson"},
+                                        settle=not_accepted)
+        except HttpError as exc:
+            if accepted and accepted[-1]:
+                raise _accepted(len(ops), "no answer") from exc
+            raise
         if accepted and accepted[-1]:
-            raise HttpError(f"Strivacity accepted the bulk job ({len(ops)} lines) but its "
-                            f"answer was lost ({response.status_code}). Nothing is sent again "
-                            "now; run apply again: it reads each account back and sends only "
-                            "the lines not applied.", status=response.status_code)
+            raise _accepted(len(ops), f"answer {response.status_code}")
         if response.status_code >= 400:
             raise STRIVACITY.refused(response, f"POST bulk ({len(ops)} lines)",
                                      "Check the API client has write:admin_bulk_operation; if "
@@ -214,6 +221,13 @@ class StrivacityTarget:
             raise STRIVACITY.refused(response, f"GET {what}",
                                      "Check the API client has read:admin_bulk_operation.")
         return response.json()
+
+
+def _accepted(lines: int, how: str) -> HttpError:
+    return HttpError(f"Strivacity accepted the bulk job ({lines} lines) but its answer was "
+                     f"lost ({how}), so its id is unknown. Nothing was sent again; run apply "
+                     "again: it reads each line's account back and sends only the lines not "
+                     "applied.")
 
 
 def _busy_is_final(response: Any) -> tuple[int, str | None] | None:
