@@ -140,3 +140,12 @@ def test_dataverse_limits_use_the_documented_codes_and_messages(clock: Clock) ->
             busy = limits.dataverse("app")
     assert busy is not None and b"0x80072326" in busy.body
     assert b"concurrent requests exceeded the limit of 1" in busy.body
+
+
+def test_the_new_knobs_parse_from_the_faults_spec() -> None:
+    from recon.emulator.faults import parse_faults
+    faults = parse_faults("rate_limits=1, ip_per_minute=5,lose_how=drop,lose_path=accounts,"
+                          "lose_answers=2,dataverse_window=60")
+    assert (faults.rate_limits, faults.ip_per_minute, faults.lose_how, faults.lose_path,
+            faults.lose_answers, faults.dataverse_window) == (1, 5, "drop", "accounts", 2, 60.0)
+    assert isinstance(faults.dataverse_window, float) and isinstance(faults.lose_answers, int)
