@@ -22,6 +22,7 @@ from recon.apply.journal import read_journal
 from recon.apply.plan import operations
 from recon.apply.strivacity import holds
 from recon.emulator import Emulator
+from recon.errors import HttpError
 from recon.retry import NO_WAIT
 from recon.sample import ACCOUNTS_FILE, CONTACTS_FILE, generate
 
@@ -124,7 +125,22 @@ def test_a_5xx_before_acceptance_is_settled_and_sent_again_in_the_same_run(
     assert emu.requests.count(method="POST", path="/admin/api/v1/bulk", status=200) == 1
     assert_updates_applied_once(emu, run)
     reads = emu.requests.count(method="GET", path=emu.accounts_path())
-    assert reads >= len(operations(run, UPDATES)), "settled by reading each account"
+    assert reads == 1, "settled by one list of the accounts updated since, not a read per line"
+
+
+def test_a_lost_answer_is_settled_from_accounts_updated_since_the_submit(
+        emu: Emulator, run: Path) -> None:
+    """Settled with list pages of the accounts updated since the submit (an account someone
+    else touched meanwhile is listed too), not with one read per line."""
+    updates = operations(run, UPDATES)
+    other = next(a for a in emu.accounts.all() if a["id"] not in {op.record for op in updates})
+    emu.accounts.update_personal(other["id"], {"name": {"givenName": "Someone else"}})
+    emu.faults.lose_answers, emu.faults.lose_path, emu.faults.lose_how = 1, "bulk", "drop"
+    with pytest.raises(HttpError, match="accepted the bulk job"):
+        apply(run, only=(UPDATES,))
+    pages = emu.requests.count(method="GET", path=emu.accounts_path())
+    assert pages == (len(updates) + 1) // 200 + 1 and pages < len(updates)
+    assert emu.strivacity.bulk.applied == len(updates) and len(emu.strivacity.bulk.jobs) == 1
 
 
 @pytest.mark.parametrize("how", ["500", "drop"])

@@ -14,21 +14,24 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from recon.apply.journal import CONFLICT, DONE, FAILED, Outcome
 from recon.apply.plan import Operation, link_of
 from recon.errors import HttpError
-from recon.http import ServiceClient
+from recon.http import PageRequest, ServiceClient, paginate
 from recon.ratelimit import exhausted_wait, parse_buckets
-from recon.strivacity.client import STRIVACITY, error_of
+from recon.strivacity.client import STRIVACITY, PageSizePages, error_of
 
 API = "/admin/api/v1"
 FINISHED = ("COMPLETED", "FAILED", "CANCELLED", "CANCELED", "ERROR")
 SCOPES = "read:account write:account write:admin_bulk_operation read:admin_bulk_operation"
 JSON_BODY = {"Content-Type": "application/json"}
 BULK = "BULK"
+LIST_PAGE = 200  # accounts per list page when settling a lost bulk answer
+CLOCK_SKEW = timedelta(minutes=5)  # our clock against the tenant's, when listing "since"
 
 
 def holds(record: Any, wanted: Any) -> bool:
@@ -124,7 +127,7 @@ class StrivacityTarget:
         """Read a bulk line's account (once no job runs): applied is done, else None."""
         if not self._idle:
             self._wait_idle()
-        account_id = str(op.body.get("accountId") or op.record)
+        account_id = _account(op)
         response = self.client.send("GET", f"{self.accounts_url()}/{quote(account_id, safe='')}")
         if response.status_code == 404:
             return None  # sent again, the job reports the line's own 404
@@ -136,21 +139,43 @@ class StrivacityTarget:
                            "job had been accepted")
         return None
 
+    def _touched_since(self, since: datetime) -> dict[str, dict[str, Any]]:
+        """Accounts updated since ``since``, by id. Paged in ``createdAt`` order, which updates
+        never change, so an update made while paging cannot make the list skip an account."""
+        stamp = since.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        pages = PageSizePages(self.accounts_url(), {"updatedAtStartDate": stamp,
+                                                    "sort": "createdAt,asc"}, LIST_PAGE)
+
+        def fetch(request: PageRequest) -> Any:
+            query = urlencode(dict(request.params or {}), quote_via=quote, safe=",")
+            response = self.client.send("GET", f"{request.url}?{query}")
+            if response.status_code >= 400:
+                raise STRIVACITY.refused(response, "GET accounts updated since the submit",
+                                         "Check the API client has read:account.")
+            return response.json()
+
+        return {str(a.get("id")): a for page in paginate(fetch, pages) for a in page
+                if isinstance(a, dict)}
+
     def submit(self, ops: Sequence[Operation]) -> str:
         """Upload ``ops`` as one NDJSON bulk job once no other job runs; returns the job id.
 
-        A 5xx or lost answer is settled by reading the lines' accounts back: none applied means
-        the job was not accepted (sent again); any applied means it was, and apply stops so
-        that the next run settles each line from the accounts instead of submitting again.
+        A 5xx or lost answer is settled by reading back the accounts updated since the submit
+        (a few list pages, not one read per line): none of the lines applied means the job was
+        not accepted (sent again); any applied means it was, and apply stops so that the next
+        run settles each line from its account instead of submitting again.
         """
         self._wait_idle()
         body = "".join(json.dumps(op.body, ensure_ascii=False, separators=(",", ":")) + "\n"
                        for op in ops).encode("utf-8")
         accepted: list[bool] = []
+        started = datetime.now(UTC)
 
         def not_accepted() -> bool:
             self._wait_idle()
-            seen = any(self._find_applied(op) is not None for op in ops)
+            touched = self._touched_since(started - CLOCK_SKEW)
+            seen = any(applied(touched[_account(op)], op.body) for op in ops
+                       if _account(op) in touched)
             accepted.append(seen)
             return not seen
 
@@ -221,6 +246,10 @@ class StrivacityTarget:
             raise STRIVACITY.refused(response, f"GET {what}",
                                      "Check the API client has read:admin_bulk_operation.")
         return response.json()
+
+
+def _account(op: Operation) -> str:
+    return str(op.body.get("accountId") or op.record)
 
 
 def _accepted(lines: int, how: str) -> HttpError:
