@@ -118,7 +118,7 @@ class StrivacityTarget:
         wanted = link_of(op.body)
         for account in found:
             attributes = account.get("accountInfo") or {}
-            if link_of({"local": {"metadata": attributes}}) == wanted:
+            if wanted is not None and link_of({"local": {"metadata": attributes}}) == wanted:
                 return Outcome(op.key, DONE, 200, note=note,
                                detail={"accountId": account.get("id")})
         return Outcome(op.key, CONFLICT, 409, "an account with this email already exists")
