@@ -9,7 +9,6 @@ file is JSON beside a Parquet snapshot; both are replaced atomically, snapshot f
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recon.errors import ConfigError
+from recon.private import atomic_path
 
 ID = "contactid"
 STATE_VERSION = 1
@@ -103,6 +103,5 @@ def warn_fallback(path: str | Path, reason: str) -> None:
 
 
 def _replace(target: Path, write: Callable[[Path], object]) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    write(tmp)
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        write(tmp)
