@@ -44,9 +44,12 @@ class Pulled:
     store: str | None = None
     since: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", self.url.rstrip("/"))  # one spelling per tenant
+
     def to_json(self) -> dict[str, Any]:
         extra = {k: v for k, v in (("store", self.store), ("since", self.since)) if v}
-        return {"side": self.side, "url": self.url.rstrip("/"),
+        return {"side": self.side, "url": self.url,
                 "pulled_at": utc_text(self.pulled_at), **extra}
 
     @classmethod
@@ -147,7 +150,7 @@ def source_record(pulled: dict[str, Pulled | None], files: dict[str, str]) -> di
     record: dict[str, Any] = {"pulled_at": utc_text(min(times)) if times else None}
     for side in SIDES:
         p = pulled.get(side)
-        block: dict[str, Any] = {"url": p.url.rstrip("/") if p else None}
+        block: dict[str, Any] = {"url": p.url if p else None}
         if side == "strivacity":
             block["store"] = p.store if p else None
         block["pulled_at"] = utc_text(p.pulled_at) if p else None
