@@ -10,19 +10,23 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from recon.cli import main
 from recon.dynamics.pull import pull_dynamics_raw
+from recon.dynamics.raw_files import write_raw
 from recon.emulator import Emulator
 from recon.errors import HttpError
-from recon.provenance import sidecar_path
+from recon.provenance import Pulled
 from recon.retry import NO_WAIT
 from recon.sample import ACCOUNTS_FILE, CONTACTS_FILE, generate
 from recon.strivacity.pull import pull_strivacity
 
+BUNDLED = Path(__file__).resolve().parents[1] / "data" / "sample"
+ACCOUNTS_PATH = "/admin/api/v1/identityStores/"
 CLI = "import sys; from recon.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
@@ -136,6 +140,23 @@ def test_dynamics_pull_failing_mid_way_leaves_the_previous_file(emu: Emulator,
     assert snapshot(tmp_path) == before
 
 
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("the disk filled up")
+
+
+def test_a_dynamics_write_that_fails_leaves_the_previous_file(emu: Emulator,
+                                                              tmp_path: Path) -> None:
+    out = tmp_path / "contacts.csv"
+    raw = pull_dynamics_raw(out=out, retry=NO_WAIT)
+    before = snapshot(tmp_path)
+    broken = raw.astype(object)
+    broken.iloc[len(raw) // 2, 1] = Unprintable()
+    with pytest.raises(RuntimeError, match="disk filled"):
+        write_raw(broken, out, Pulled("dynamics", emu.info["dataverse_url"], datetime.now(UTC)))
+    assert snapshot(tmp_path) == before
+
+
 @pytest.mark.parametrize(("side", "variable", "value", "code"), [
     ("strivacity", "STRIVACITY_CLIENT_SECRET", "not-the-secret", 4),
     ("dynamics", "AZURE_CLIENT_SECRET", "not-the-secret", 4),
@@ -156,28 +177,31 @@ def test_a_pull_refused_at_the_start_leaves_the_previous_file(
 
 
 def test_a_killed_pull_leaves_the_previous_file_and_nothing_that_looks_complete(
-        emu: Emulator, tmp_path: Path) -> None:
+        tmp_path: Path) -> None:
     out = tmp_path / "accounts.ndjson"
-    assert main(["pull", "strivacity", "--out", str(out)]) == 0
-    before = snapshot(tmp_path)
-    emu.faults.latency = 0.05  # keeps the pull in flight long enough to be killed mid-way
-    proc = subprocess.Popen([sys.executable, "-c", CLI, "pull", "strivacity", "--out", str(out)],
-                            env={**os.environ, **emu.env()}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    while proc.poll() is None:
-        partial = [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
-        if partial and partial[0].stat().st_size > 0:  # pages are arriving
-            proc.send_signal(signal.SIGKILL)
-            break
-        try:
-            proc.wait(timeout=0.005)  # the poll tick: wakes early if the process ends
-        except subprocess.TimeoutExpired:
-            pass
-    _, err = proc.communicate()
+    with Emulator(dynamics=[], strivacity=BUNDLED / ACCOUNTS_FILE) as emu:  # 10 pages of 200
+        env = {**os.environ, **emu.env(), "RECON_PROGRESS": "0"}
+        assert subprocess.run([sys.executable, "-c", CLI, "pull", "strivacity", "--out",
+                               str(out)], env=env, capture_output=True).returncode == 0
+        before = snapshot(tmp_path)
+        assert emu.accounts.delete(emu.accounts.all()[0]["id"])  # a finished pull would differ
+        emu.requests.clear()
+        emu.faults.latency = 0.05  # keeps the pull in flight long enough to be killed mid-way
+        proc = subprocess.Popen([sys.executable, "-c", CLI, "pull", "strivacity", "--out",
+                                 str(out)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        while proc.poll() is None:
+            if emu.requests.count(method="GET", path=ACCOUNTS_PATH, status=200) >= 3:
+                proc.send_signal(signal.SIGKILL)  # three pages in, seven to come
+                break
+            try:
+                proc.wait(timeout=0.005)  # the poll tick: wakes early if the process ends
+            except subprocess.TimeoutExpired:
+                pass
+        _, err = proc.communicate()
     assert proc.returncode == -signal.SIGKILL, err
     after = snapshot(tmp_path)
-    left = set(after) - set(before)
-    assert all(name.startswith(".accounts.ndjson.") and name.endswith(".partial")
-               for name in left) and len(left) == 1
-    assert {k: after[k] for k in before} == before
-    assert sidecar_path(out).name in before
+    assert {k: after[k] for k in before} == before  # the good file and its sidecar, as they were
+    left = set(after) - set(before)  # only a hidden partial file, which nothing reads
+    assert len(left) == 1 and all(name.startswith(".accounts.ndjson.")
+                                  and name.endswith(".partial") for name in left)
