@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recon.errors import ConfigError
-from recon.private import atomic_path
+from recon.private import atomic_path, private_dir
 
 ID = "contactid"
 STATE_VERSION = 1
@@ -68,8 +68,7 @@ def load_state(path: str | Path) -> DeltaState | None:
 def save_state(path: str | Path, delta_link: str, api: str, columns: Sequence[str],
                raw: pd.DataFrame) -> DeltaState:
     """Write the snapshot, then the state pointing at it; return the new state."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_dir(Path(path).parent, narrow=False) / Path(path).name
     snapshot = snapshot_path(path)
     _replace(snapshot, lambda tmp: pq.write_table(pa.Table.from_pandas(raw, preserve_index=False),
                                                   tmp))
