@@ -205,3 +205,25 @@ def test_a_killed_pull_leaves_the_previous_file_and_nothing_that_looks_complete(
     left = set(after) - set(before)  # only a hidden partial file, which nothing reads
     assert len(left) == 1 and all(name.startswith(".accounts.ndjson.")
                                   and name.endswith(".partial") for name in left)
+
+
+def test_an_empty_store_pulls_to_an_empty_file_that_reconcile_refuses_unless_allowed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "accounts.ndjson"
+    with Emulator(dynamics=[], strivacity=[]) as emu:
+        for name, value in emu.env().items():
+            monkeypatch.setenv(name, value)
+        assert len(pull_strivacity(out=out, retry=NO_WAIT)) == 0
+    assert out.read_bytes() == b"" and (tmp_path / "accounts.ndjson.source.json").is_file()
+    args = ["reconcile", "--dynamics", str(BUNDLED / CONTACTS_FILE), "--strivacity", str(out),
+            "--out", str(tmp_path / "run")]
+    assert main(args) == 2
+    assert main([*args, "--allow-empty"]) == 0
+    source = json.loads((tmp_path / "run" / "source.json").read_text())
+    assert source["strivacity"]["url"] == emu.info["strivacity_url"].rstrip("/")
+
+
+def test_an_unknown_extension_is_refused_before_pulling(emu: Emulator, tmp_path: Path) -> None:
+    emu.requests.clear()
+    assert main(["pull", "dynamics", "--out", str(tmp_path / "contacts.txt")]) == 2
+    assert len(list(emu.requests)) == 0 and not list(tmp_path.iterdir())

@@ -2,8 +2,9 @@
 
 A run's age comes from ``source.json`` (``pulled_at``), else ``run.json`` (``started``), else
 the mtime of ``summary.json``. The source it was pulled from comes from ``source.json``
-(written by ``record_source``) or a ``targets`` block in ``run.json``; when neither says,
-apply cannot vouch for the target and asks for ``--force``.
+(written by ``record_source`` for live runs and ``record_pulled`` from the provenance of pulled
+files) or a ``targets`` block in ``run.json``; when neither says, apply cannot vouch for the
+target and asks for ``--force``.
 """
 
 from __future__ import annotations
