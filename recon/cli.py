@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
 from recon.errors import ConfigError, HttpError, ReconError
 from recon.fields import load_fields
 
@@ -52,7 +50,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from recon.api import reconcile_files
-    result, out = reconcile_files(args.dynamics, args.strivacity, args.out, fields=args.fields)
+    result, out = reconcile_files(args.dynamics, args.strivacity, args.out, fields=args.fields,
+                                  allow_empty=args.allow_empty)
     print(f"run folder: {out}")
     print("\n".join(_summary_lines(result.summary)))
     return EXIT_OK
@@ -83,8 +82,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
     fields = load_fields(args.fields)
     if args.side == "dynamics":
         from recon.dynamics.pull import pull_dynamics_raw
-        raw = pull_dynamics_raw(fields=fields, streams=args.streams, delta=args.delta)
-        _write_raw(raw, args.out)
+        raw = pull_dynamics_raw(fields=fields, streams=args.streams, delta=args.delta,
+                                out=args.out)
         deleted = raw.attrs.get("deleted", ())
         print(f"{len(raw)} contacts written to {args.out}"
               + (f" ({len(deleted)} deleted since the last pull)" if args.delta else ""))
@@ -93,21 +92,6 @@ def cmd_pull(args: argparse.Namespace) -> int:
         frame = pull_strivacity(since=args.since, out=args.out, fields=fields)
         print(f"{len(frame)} accounts written to {args.out}")
     return EXIT_OK
-
-
-def _write_raw(raw: pd.DataFrame, out: Path) -> None:
-    """Raw Dataverse rows as parquet, csv or jsonl, by the extension of ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    suffix = out.suffix.lower()
-    if suffix == ".parquet":
-        raw.to_parquet(out, index=False)
-    elif suffix == ".csv":
-        raw.to_csv(out, index=False)
-    elif suffix in (".jsonl", ".ndjson"):
-        raw.to_json(out, orient="records", lines=True, force_ascii=False)
-    else:
-        raise ConfigError(f"--out {out}: unknown extension {suffix!r}; "
-                          "use .parquet, .csv or .jsonl.")
 
 
 def cmd_lookup(args: argparse.Namespace) -> int:
@@ -156,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="run folder to write")
     p.add_argument("--fields", type=Path, default=None,
                    help="TOML field map overriding the defaults")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="accept a side with zero records (refused by default: a header-only "
+                        "export would batch the whole other side for creation)")
     p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("demo", help="serve the sample tenant on the emulator and run the report "
@@ -170,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pull", help="pull live data (settings from the environment)")
     p.add_argument("side", choices=("dynamics", "strivacity"), help="which system to pull")
     p.add_argument("--out", required=True, type=Path,
-                   help="dynamics: .parquet/.csv/.jsonl of raw rows; strivacity: .ndjson")
+                   help="dynamics: .parquet/.csv/.jsonl of raw rows; strivacity: .ndjson. "
+                        "Replaced only by a complete pull; records the tenant and time")
     p.add_argument("--fields", type=Path, default=None, help="TOML field map")
     p.add_argument("--streams", type=int, default=1,
                    help="dynamics: parallel createdon ranges (default 1, at most 16)")

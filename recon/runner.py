@@ -25,6 +25,7 @@ from typing import Any
 
 from recon.errors import ConfigError, ReconError
 from recon.fields import DEFAULT_FIELDS
+from recon.private import private_dir, private_tree
 from recon.settings import environment
 
 #: Where a report's data comes from (the notebook's ``source`` parameter).
@@ -113,6 +114,7 @@ class ReportOptions:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     notebook: Path = NOTEBOOK
     cell_timeout: int = 3600
+    allow_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ def notebook_parameters(options: ReportOptions) -> dict[str, Any]:
         raise ConfigError(f"--label {options.label!r} may only hold letters, digits, '_', '.' "
                           "and '-' (at most 64); pick a plain label such as 'nightly'.")
     params: dict[str, Any] = {"source": options.source, **options.parameters}
+    if options.allow_empty:
+        params["allow_empty"] = True
     if options.dynamics:
         params["dynamics_path"] = str(Path(options.dynamics).resolve())
     if options.strivacity:
@@ -180,6 +184,10 @@ def run_report(options: ReportOptions) -> RunOutcome:
     error = _execute(options, params, run_dir / "report.ipynb")
     if options.source == "live" and error is None:
         _record_live_source(run_dir, pulled_at)
+    if options.source == "files" and error is None and options.dynamics and options.strivacity:
+        from recon.api import pulled_from, record_files_source
+        files = {"dynamics": options.dynamics, "strivacity": options.strivacity}
+        record_files_source(run_dir, pulled_from(**files), files)
     html = _export_html(run_dir / "report.ipynb", run_dir / "report.html")
     summary = _read_summary(run_dir)
     breaches = tuple(t.text for t in thresholds if summary and t.exceeded(summary))
@@ -190,6 +198,7 @@ def run_report(options: ReportOptions) -> RunOutcome:
                          outcome={EXIT_OK: "ok", EXIT_FAILED: "failed"}.get(code, "threshold"),
                          breaches=breaches, error=error)
     _write_run_json(outcome, params, thresholds, started)
+    private_tree(run_dir)
     return outcome
 
 
@@ -205,12 +214,12 @@ def _record_live_source(run_dir: Path, pulled_at: datetime) -> None:
 def _new_run_dir(runs_dir: Path, label: str | None) -> Path:
     """``<runs_dir>/<UTC stamp>[-label]``; a run started in the same second gets ``.2``, ``.3``."""
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + (f"-{label}" if label else "")
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(runs_dir, narrow=False)
     candidate, n = runs_dir / name, 1
     while True:
         try:
             candidate.mkdir()
-            return candidate
+            return private_dir(candidate)
         except FileExistsError:
             n += 1
             candidate = runs_dir / f"{name}.{n}"
@@ -302,12 +311,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
                         help="exit 3 when e.g. 'drift.pairs>500' or 'dynamics.duplicate_groups>0' "
                              "holds (dotted path into summary.json; repeatable)")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="accept a side with zero records (refused by default)")
 
 
 def options_from_args(args: argparse.Namespace) -> ReportOptions:
     """ReportOptions from parsed ``recon report`` arguments."""
     return ReportOptions(source=args.source, dynamics=args.dynamics, strivacity=args.strivacity,
-                         runs_dir=args.runs_dir, label=args.label, fail_on=tuple(args.fail_on))
+                         runs_dir=args.runs_dir, label=args.label, fail_on=tuple(args.fail_on),
+                         allow_empty=args.allow_empty)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from recon.fields import DEFAULT_FIELDS, FieldMap
+from recon.normalize import STRING
 from recon.readers import LineOf, file_format, read_csv, read_json_document, read_json_lines
-from recon.strivacity.frame import flatten, to_canonical
+from recon.strivacity.frame import columns_for, flatten, to_canonical
 
 Reader = Callable[[str | Path], tuple[pd.DataFrame, LineOf | None, int | None]]
 
@@ -26,7 +27,16 @@ def read_strivacity(path: str | Path, format: str | None = None,
     file extension. Bad input raises ``InputError`` naming the file, line and column.
     """
     frame, line_of, header_line = READERS[file_format(path, format, READERS, "Strivacity")](path)
+    if frame.empty and not len(frame.columns):  # a JSON []: no records, no columns
+        return empty_strivacity(fields, str(path))
     return to_canonical(frame, fields, str(path), line_of=line_of, header_line=header_line)
+
+
+def empty_strivacity(fields: FieldMap = DEFAULT_FIELDS, source: str = "<empty>") -> pd.DataFrame:
+    """The canonical frame of zero accounts."""
+    columns = dict.fromkeys(("id", columns_for(fields["email"].strivacity[0])[0]))
+    return to_canonical(pd.DataFrame({c: pd.Series([], dtype=STRING) for c in columns}),
+                        fields, source)
 
 
 def _read_lines(path: str | Path) -> tuple[pd.DataFrame, LineOf | None, int | None]:
