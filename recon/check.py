@@ -3,7 +3,8 @@
 For each system, one line per check, in order, each naming what to fix when it fails:
 
 - Dynamics: the settings; an Entra token; ``WhoAmI``; one contact read (``$top=1``); the
-  application user's privileges (``RetrieveUserPrivileges``): read, create and write contacts.
+  application user's privileges through its roles and teams
+  (``RetrieveUserSetOfPrivilegesByNames``): read, create and write contacts.
 - Strivacity: the settings; a ``read:account`` token; one page of one account; a token for the
   scopes ``recon apply --to strivacity`` asks for.
 
@@ -13,10 +14,12 @@ A failed step skips the steps that need it. The exit code is the failure's: 2 fo
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from recon.errors import EXIT_OK, AuthError, ConfigError, HttpError, ReconError
 from recon.http import PageRequest, build_session
@@ -138,8 +141,10 @@ class _DataverseProbe:
         return f"GET contacts?$top=1 answered {len(rows)} row" + ("" if len(rows) == 1 else "s")
 
     def privileges(self) -> str:
+        names = quote(json.dumps(list(CONTACT_PRIVILEGES), separators=(",", ":")), safe="")
         url = self.client.url(f"systemusers({self.user})/Microsoft.Dynamics.CRM."
-                              "RetrieveUserPrivileges()")
+                              f"RetrieveUserSetOfPrivilegesByNames(PrivilegeNames=@p)") + \
+            f"?@p={names}"  # roles and teams both count
         try:
             rows = self.client.request("GET", url).json().get("RolePrivileges", [])
         except AuthError as error:  # reading one's own privileges needs prvReadUser

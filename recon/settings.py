@@ -59,13 +59,6 @@ class Secret:
         return hash(self._value)
 
 
-#: The variables apply and pull read for each system, in the order they are checked.
-DATAVERSE_VARIABLES = ("DATAVERSE_URL", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
-                       "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
-                       "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_AUTHORITY_HOST",
-                       "REQUESTS_CA_BUNDLE")
-STRIVACITY_VARIABLES = ("STRIVACITY_URL", "STRIVACITY_CLIENT_ID", "STRIVACITY_CLIENT_SECRET",
-                        "STRIVACITY_STORE", "REQUESTS_CA_BUNDLE")
 #: Where settings are set, for the messages that name a missing one.
 SETTINGS_HELP = ("in the environment (README: 'Connecting to a real tenant'), or point recon at "
                  "the local emulator: eval \"$(recon emulator --env --background)\"")

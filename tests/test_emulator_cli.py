@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import uuid
@@ -144,3 +145,22 @@ def test_background_bad_faults_exit_2_with_the_childs_message(tmp_path: Path) ->
                           capture_output=True, text=True, timeout=60, env=_clean_env(tmp_path))
     assert done.returncode == 2
     assert done.stdout == "" and "throttle_every" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_background_json_adds_the_pid_and_abbreviated_flags_do_not_respawn(
+        tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(f"contactid,emailaddress1,statecode\n{uuid.UUID(int=1)},a@x.com,0\n")
+    done = subprocess.run([*RECON, "emulator", "--backg", "--dyn", str(contacts)],
+                          capture_output=True, text=True, timeout=60, env=_clean_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)  # one JSON line, as in the foreground, plus the pid
+    try:
+        assert isinstance(info["pid"], int) and info["pid"] != os.getpid()
+        rows = requests.get(info["dataverse_url"] + "/api/data/v9.2/contacts?$select=contactid",
+                            verify=info["ca_bundle"])
+        assert rows.status_code == 401  # serving (the token is the clients' business)
+    finally:
+        os.kill(info["pid"], signal.SIGTERM)
+    waited = subprocess.run(["tail", f"--pid={info['pid']}", "-f", "/dev/null"], timeout=30)
+    assert waited.returncode == 0 and not Path(info["ca_bundle"]).exists()

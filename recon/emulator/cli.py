@@ -83,7 +83,7 @@ def serve_forever(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.background:
-            return start_background([a for a in argv if a != "--background"], args.env)
+            return start_background(_foreground_argv(args), args.env)
         faults = parse_faults(args.faults) if args.faults else Faults()
         emulator = Emulator(args.dynamics, args.strivacity, faults, args.port)
     except ReconError as error:
@@ -103,6 +103,14 @@ def serve_forever(argv: list[str]) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return EXIT_OK
+
+
+def _foreground_argv(args: argparse.Namespace) -> list[str]:
+    """The same options without --background, rebuilt from what was parsed (abbreviations too)."""
+    argv = ["--port", str(args.port), "--faults", args.faults]
+    for flag, value in (("--dynamics", args.dynamics), ("--strivacity", args.strivacity)):
+        argv += [flag, value] if value else []
+    return argv + (["--env"] if args.env else [])
 
 
 def start_background(argv: list[str], as_env: bool) -> int:

@@ -47,7 +47,7 @@ class Dataverse:
         self.tokens = tokens
         self.authorize_url = authorize_url
         self.queries = ContactQueries(store, base_url)
-        #: The application user's privileges (name -> depth), as RetrieveUserPrivileges answers.
+        #: The application user's privileges (name -> depth) that recon check asks about.
         self.privileges = dict(DEFAULT_PRIVILEGES)
 
     def handles(self, path: str) -> bool:
@@ -80,7 +80,7 @@ class Dataverse:
                                            "BusinessUnitId": str(uuid.UUID(int=2)),
                                            "OrganizationId": str(uuid.UUID(int=3))}, ODATA_JSON)
             elif request.method == "GET" and (answer := user_privileges(
-                    segment, self.privileges, self.base_url)) is not None:
+                    segment, request, self.privileges, self.base_url)) is not None:
                 return answer
             elif match := _ENTITY.match(segment):
                 key = self._key(match.group(1))
