@@ -112,9 +112,15 @@ ERRORS: tuple[type[ReconError], ...] = (ReconError, InputError, ConfigError, Htt
                                         AuthError, JobFailed, ThresholdExceeded, Interrupted)
 
 
-def exit_code_for(name: str) -> int | None:
-    """The exit code of the recon error class called ``name`` (as a kernel reports it), or None."""
-    return next((cls.exit_code for cls in ERRORS if cls.__name__ == name), None)
+def error_class(name: str | None) -> type[ReconError] | None:
+    """The recon error class called ``name`` (as a notebook kernel reports it), or None."""
+    todo: list[type[ReconError]] = [ReconError]
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ == name:
+            return cls
+        todo.extend(cls.__subclasses__())
+    return None
 
 
 def exit_codes() -> dict[int, str]:

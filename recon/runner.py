@@ -27,20 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from recon.errors import (
-    ERRORS,
     EXIT_OK,
     ConfigError,
-    InputError,
     JobFailed,
     ReconError,
     ThresholdExceeded,
+    error_class,
 )
 from recon.errors import report as report_error
 from recon.fields import DEFAULT_FIELDS
 from recon.settings import environment, live_settings
+from recon.sources import SOURCES, resolve_source
 
-#: Where a report's data comes from (the notebook's ``source`` parameter).
-SOURCES = ("sample", "live", "files")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "reconciliation_report.ipynb"
 EXIT_FAILED, EXIT_THRESHOLD = JobFailed.exit_code, ThresholdExceeded.exit_code
 #: Parameter names that look like they hold a secret; such values belong in the environment.
@@ -141,43 +139,6 @@ class RunOutcome:
     error_type: str | None = None  # the class name of what the notebook raised
 
 
-def resolve_source(options: ReportOptions) -> str:
-    """The source a run reads: given paths mean ``files``; a conflict or a missing file refuses.
-
-    Checked before anything runs, so a report never silently falls back to the sample."""
-    paths = {flag: path for flag, path in (("--dynamics", options.dynamics),
-                                           ("--strivacity", options.strivacity)) if path}
-    source = options.source or ("files" if paths else "sample")
-    if source not in SOURCES:
-        raise ConfigError(f"--source {source!r} is not known; valid: {', '.join(SOURCES)}.")
-    if source != "files" and paths:
-        raise ConfigError(f"--source {source} reads {_READS[source]}, so {' and '.join(paths)} "
-                          "would be ignored. Drop --source to report on the files, or drop "
-                          "the paths.")
-    if source == "files":
-        missing = [flag for flag in ("--dynamics", "--strivacity") if flag not in paths]
-        if missing:
-            raise ConfigError(f"--source files needs both --dynamics FILE and --strivacity FILE; "
-                              f"{' and '.join(missing)} is missing.")
-        for flag, path in paths.items():
-            _check_file(flag, Path(path))
-    return source
-
-
-_READS = {"sample": "the bundled sample tenant",
-          "live": "Dynamics and Strivacity through their APIs"}
-
-
-def _check_file(flag: str, path: Path) -> None:
-    if path.is_dir():
-        raise InputError("is a folder, not an export file", file=str(path),
-                         fix=f"Give {flag} the export file itself.")
-    if not path.is_file():
-        raise InputError("does not exist", file=str(path),
-                         fix=f"Check the path given to {flag} (relative paths start in "
-                             f"{Path.cwd()}).")
-
-
 def notebook_parameters(options: ReportOptions) -> dict[str, Any]:
     """The parameters papermill injects, after refusing secret-looking or unknown names."""
     source = resolve_source(options)
@@ -268,8 +229,8 @@ def _new_run_dir(runs_dir: Path, label: str | None) -> Path:
 
 def _error_class(name: str | None) -> type[ReconError]:
     """The recon error class a kernel named (its exit code holds), else JobFailed."""
-    return next((cls for cls in ERRORS if cls.__name__ == name and cls is not ReconError),
-                JobFailed)
+    found = error_class(name)
+    return JobFailed if found is None or found is ReconError else found
 
 
 def _execute(options: ReportOptions, params: dict[str, Any],
@@ -378,8 +339,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise _error_class(outcome.error_type)(
             f"the report failed: {outcome.error}. See {outcome.html or outcome.run_dir}.")
     if outcome.breaches:
-        assert outcome.summary is not None  # a breach was judged on it
-        shown = "; ".join(f"{t.text} (it is {_figure(t.value(outcome.summary))})"
+        shown = "; ".join(f"{t.text} (it is {_figure(t.value(outcome.summary or {}))})"
                           for t in parse_thresholds(outcome.breaches))
         raise ThresholdExceeded(f"threshold exceeded: {shown}. Everything was written to "
                                 f"{outcome.run_dir}.")

@@ -18,6 +18,7 @@ from recon.errors import (
     JobFailed,
     ReconError,
     ThresholdExceeded,
+    error_class,
     exit_code_table,
     exit_codes,
     report,
@@ -72,3 +73,11 @@ def test_the_one_handler_prints_one_line_and_returns_the_class_code(
 def test_the_handler_lets_a_bug_through_with_its_traceback() -> None:
     with pytest.raises(ZeroDivisionError):
         report(ZeroDivisionError("a bug, not a user error"), io.StringIO())
+
+
+def test_error_class_finds_recon_errors_by_name_subclasses_too() -> None:
+    from recon.settings import SettingsError
+    assert error_class("HttpError") is HttpError
+    assert error_class("SettingsError") is SettingsError
+    assert SettingsError.exit_code == 2
+    assert error_class("ValueError") is None and error_class(None) is None
