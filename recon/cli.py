@@ -18,6 +18,7 @@ import pandas as pd
 from recon.errors import EXIT_OK, ConfigError, ReconError, exit_codes
 from recon.errors import report as report_error
 from recon.fields import load_fields
+from recon.settings import VARIABLES
 
 RUNS_DIR = Path("data/runs")
 
@@ -210,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "in, read, and write what apply will write",
                        description="One line per check (settings, token, a read, the "
                                    "permissions apply needs), each naming the fix. Exit 0 when "
-                                   "all pass, 2 for settings, 4 when a service refused.")
+                                   "all pass, 2 for settings, 4 when a service refused.",
+                       epilog="Reads " + ", ".join(VARIABLES) + ". Example: eval \"$(recon "
+                              "emulator --env --background)\" && recon check")
     p.add_argument("system", nargs="*", metavar="SYSTEM",
                    help="dynamics and/or strivacity: check only these (default: both)")
     p.set_defaults(func=cmd_check)

@@ -188,3 +188,15 @@ def test_ctrl_c_during_a_check_exits_130_without_a_traceback(tmp_path: Path) -> 
         out, err = child.communicate(timeout=60)
     assert child.returncode == 130, err
     assert err.strip() == "recon: interrupted" and "Traceback" not in err
+
+
+def test_certificate_sign_in_is_checked_too(emulator: Emulator, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("AZURE_CLIENT_SECRET")
+    monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PATH", emulator.info["client_certificate"])
+    code, lines, _ = _check(capsys, "dynamics")
+    assert code == 0
+    assert f"certificate {emulator.info['client_certificate']}" in lines[0]
+    assert [s for s, _, _ in _statuses(lines)] == ["ok"] * 5
+    key = Path(emulator.info["client_certificate"]).read_text()
+    assert "PRIVATE KEY" in key and key.splitlines()[1] not in "\n".join(lines)
