@@ -1,8 +1,7 @@
 """The ``recon`` command: parses arguments, calls one library function, prints.
 
-Exit codes (also in the README):
-  0 success · 1 the job failed (e.g. a notebook cell raised) · 2 bad input, settings or usage ·
-  3 a --fail-on threshold was exceeded · 4 a remote service refused or failed · 130 interrupted.
+Exit codes live on the error classes (``recon.errors``, also the README's table): a command
+returns 0 or raises, and ``main``'s one handler prints the message and returns its code.
 """
 
 from __future__ import annotations
@@ -14,10 +13,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recon.errors import ConfigError, HttpError, ReconError
+from recon.errors import EXIT_OK, ReconError, exit_codes
+from recon.errors import report as report_error
 from recon.fields import load_fields
+from recon.settings import VARIABLES
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_THRESHOLD, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 RUNS_DIR = Path("data/runs")
 
 
@@ -114,6 +114,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from recon.check import SYSTEMS, iter_checks, verdict
+    checks = []
+    for check in iter_checks(args.system or SYSTEMS):
+        print(check.line(), flush=True)
+        checks.append(check)
+    failure = verdict(checks)
+    if failure is not None:
+        raise failure
+    print("all checks passed")
+    return EXIT_OK
+
+
 #: Commands with parsers of their own: main() hands them their arguments unparsed.
 DELEGATED = {"apply": cmd_apply, "emulator": cmd_emulator}
 
@@ -121,8 +134,9 @@ DELEGATED = {"apply": cmd_apply, "emulator": cmd_emulator}
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recon", description="Reconcile Dynamics 365 contacts "
                                      "with Strivacity accounts.",
-                                     epilog="Exit codes: 0 ok, 1 failed, 2 bad input, "
-                                            "3 threshold exceeded, 4 remote error.")
+                                     epilog="Exit codes: " + ", ".join(
+                                         f"{code} {means.split(' (')[0].split(':')[0]}"
+                                         for code, means in exit_codes().items()) + ".")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("sample", help="write a deterministic sample tenant (CSV + NDJSON + truth)")
@@ -180,27 +194,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="run the reconciliation report notebook into a run folder")
     add_arguments(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("check", help="check the settings and that each system lets recon sign "
+                                     "in, read, and write what apply will write",
+                       description="One line per check (settings, token, a read, the "
+                                   "permissions apply needs), each naming the fix. Exit 0 when "
+                                   "all pass, 2 for settings, 4 when a service refused.",
+                       epilog="Reads " + ", ".join(VARIABLES) + ". Example: eval \"$(recon "
+                              "emulator --env --background)\" && recon check")
+    p.add_argument("system", nargs="*", metavar="SYSTEM",
+                   help="dynamics and/or strivacity: check only these (default: both)")
+    p.set_defaults(func=cmd_check)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors become a one-line message and a meaningful exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in DELEGATED:
-        args = argparse.Namespace(argv=argv[1:], func=DELEGATED[argv[0]])
-    else:
-        args = build_parser().parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
     try:
+        if argv and argv[0] in DELEGATED:
+            args = argparse.Namespace(argv=argv[1:], func=DELEGATED[argv[0]])
+        else:
+            args = build_parser().parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
-    except HttpError as exc:
-        print(f"recon: {exc}", file=sys.stderr)
-        return EXIT_REMOTE
-    except (ConfigError, ReconError) as exc:
-        print(f"recon: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except (ReconError, KeyboardInterrupt) as exc:
+        return report_error(exc)
 
 
 def _print_json(data: object) -> None:

@@ -72,7 +72,7 @@ def test_a_header_only_export_fails_the_report_naming_the_side(tmp_path: Path) -
     options = {"source": "files", "dynamics": dynamics, "strivacity": SAMPLE / ACCOUNTS_FILE,
                "runs_dir": tmp_path / "runs"}
     refused = run_report(ReportOptions(**options))
-    assert refused.exit_code == 1 and refused.error
+    assert refused.exit_code == 2 and refused.error  # an InputError in the notebook: bad input
     assert "the Dynamics side holds 0 contacts" in refused.error
     allowed = run_report(ReportOptions(**options, allow_empty=True))
     assert allowed.exit_code == 0, allowed.error
