@@ -52,6 +52,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from recon.api import reconcile_files
+    from recon.apply.lock import RunBusy
+    from recon.apply.state import prepare_out
+    try:
+        prepare_out(args.out, overwrite=args.overwrite)
+    except RunBusy as exc:
+        print(f"recon: {exc}", file=sys.stderr)
+        return exc.exit_code
     result, out = reconcile_files(args.dynamics, args.strivacity, args.out, fields=args.fields)
     print(f"run folder: {out}")
     print("\n".join(_summary_lines(result.summary)))
@@ -153,7 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="contacts: csv/parquet/json/jsonl/xlsx")
     p.add_argument("--strivacity", required=True, type=Path,
                    help="accounts: ndjson/jsonl/json/csv")
-    p.add_argument("--out", required=True, type=Path, help="run folder to write")
+    p.add_argument("--out", required=True, type=Path,
+                   help="run folder to write: new or empty, unless --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run folder at --out, its apply journal included")
     p.add_argument("--fields", type=Path, default=None,
                    help="TOML field map overriding the defaults")
     p.set_defaults(func=cmd_reconcile)
