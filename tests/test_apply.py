@@ -17,8 +17,8 @@ import pytest
 
 from recon.api import reconcile_files
 from recon.apply import ApplyOptions, apply_run, main_apply, record_source
-from recon.apply.dynamics import same
 from recon.apply.api import scope_of
+from recon.apply.dynamics import same
 from recon.apply.journal import FileJournal, read_journal
 from recon.apply.plan import build_plan, operations
 from recon.dynamics.pull import pull_dynamics

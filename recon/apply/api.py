@@ -143,7 +143,7 @@ def _apply(run_dir: Path, plan: Plan, options: ApplyOptions, settings: Settings 
     path = run_dir / APPLY_DIR / (ROLLBACK_JOURNAL if options.rollback else JOURNAL)
     file = FileJournal(path, scope_of(plan, plan.url))
     journal: Journal = file if options.execute else MemoryJournal(file.states().values())
-    before, changes = journal.states(), None
+    before, ignored, changes = journal.states(), file.ignored(), None
     if options.execute:
         (run_dir / APPLY_DIR / report_name(options.rollback)).unlink(missing_ok=True)
     else:
@@ -161,7 +161,7 @@ def _apply(run_dir: Path, plan: Plan, options: ApplyOptions, settings: Settings 
         counts, problems = summarize(plan, before, journal.states())
         report = ApplyReport(options.target, plan.url, options.execute, options.rollback,
                              counts, problems, [dict(r) for r in recorded(sender)], plan.run,
-                             file.ignored(), error)
+                             ignored, error)
         write_outputs(run_dir, plan, report, changes)
     return report
 

@@ -9,7 +9,6 @@ request as a whole (run again to resume), 5 busy: another apply holds the run fo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
@@ -77,7 +76,6 @@ def main_apply(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     print("\n".join(report.lines()))
     if not report.executed:
-        if report.requests:
-            print(json.dumps(report.requests[:3], indent=2))
-        print("Nothing was sent. Add --execute to apply.")
+        print("Nothing was sent (apply/changes.txt lists every change, apply/plan.json the "
+              "requests). Add --execute to apply.")
     return EXIT_FAILED if report.exit_code else EXIT_OK

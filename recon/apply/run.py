@@ -105,9 +105,9 @@ class ApplyReport:
         if self.error:
             verb = f"stopped part way ({self.error})"
         labels = {**LABELS, UNSENT: "not sent" if self.executed else "to send"}
+        shown = CATEGORIES if self.executed else CATEGORIES[1:]  # a dry run sends nothing
         out = [f"{'rollback' if self.rollback else 'apply'} to {self.target} {self.url}: {verb}"]
-        out += [f"  {name:<22} " + ", ".join(f"{labels[c]} {states.get(c, 0)}"
-                                             for c in CATEGORIES)
+        out += [f"  {name:<22} " + ", ".join(f"{labels[c]} {states.get(c, 0)}" for c in shown)
                 for name, states in self.counts.items()]
         if self.ignored:
             out.append(f"  ignored the journal entries of {len(self.ignored)} operations: "
