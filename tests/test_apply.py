@@ -235,6 +235,8 @@ def test_killed_apply_resumes_exactly_once(emu: Emulator, run: Path, target: str
     if proc.stderr is not None:
         proc.stderr.close()
     emu.faults.latency = 0.0
+    # The killed process still "holds" the lock by its file; the kernel released the flock.
+    assert (run / "apply" / "lock").read_text().strip() == str(proc.pid)
     assert apply(run, target).exit_code == 0
     if target == "dynamics":
         assert_dynamics_applied(emu, run, contacts)

@@ -19,7 +19,7 @@ from recon.apply.changes import describe
 from recon.apply.guards import check_changes, check_settings
 from recon.apply.journal import FileJournal, Scope, read_journal
 from recon.apply.plan import Operation, operations
-from recon.apply.run import category
+from recon.apply.run import ApplyReport, category
 from recon.cli import main
 from recon.errors import ConfigError
 from recon.runner import _new_run_dir
@@ -216,6 +216,18 @@ def test_operation_digest_follows_what_is_sent() -> None:
     ("failed", "failed", "failed"), (None, "failed", "failed")])
 def test_report_categories(before: str | None, after: str | None, expected: str) -> None:
     assert category(before and {"state": before}, after and {"state": after}) == expected
+
+
+def test_unsent_work_after_an_execute_is_not_success() -> None:
+    counts = {"update_dynamics": {"sent": 3, "applied_earlier": 1, "conflict": 0, "failed": 0,
+                                  "unsent": 1}}
+    executed = ApplyReport("dynamics", "https://x", True, False, counts, [])
+    assert executed.exit_code == 1 and "not sent 1" in "\n".join(executed.lines())
+    assert ApplyReport("dynamics", "https://x", False, False, counts, []).exit_code == 0
+    done = {"update_dynamics": {**counts["update_dynamics"], "unsent": 0}}
+    assert ApplyReport("dynamics", "https://x", True, False, done, []).exit_code == 0
+    stopped = ApplyReport("dynamics", "https://x", True, False, done, [], error="HTTP 503")
+    assert stopped.exit_code == 1 and stopped.to_json()["complete"] is False
 
 
 def test_changes_show_was_and_set_per_field() -> None:

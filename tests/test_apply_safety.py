@@ -21,6 +21,7 @@ from recon.apply.lock import EXIT_BUSY, run_lock
 from recon.apply.plan import operations
 from recon.cli import main
 from recon.emulator import Emulator
+from recon.errors import HttpError
 from recon.retry import NO_WAIT
 from recon.sample import ACCOUNTS_FILE, CONTACTS_FILE, generate
 
@@ -238,3 +239,27 @@ def test_the_lock_refuses_in_process_and_is_released_after(emu: Emulator, sample
         assert main(["apply", str(run), "--to", "dynamics"]) == 0  # a dry run needs no lock
     assert emu.requests.count(path=BATCH) == 0 and (run / "summary.json").is_file()
     assert main(["apply", str(run), "--to", "dynamics", "--execute"]) == 0
+
+
+def test_an_apply_stopped_part_way_never_leaves_a_complete_report(
+        emu: Emulator, sample: Path, tmp_path: Path) -> None:
+    run = tmp_path / "X"
+    assert reconcile_into(run, sample / CONTACTS_FILE, sample / ACCOUNTS_FILE) == 0
+    vouch(run, emu)
+    assert apply(run, "dynamics", only=("update_dynamics",)).exit_code == 0
+    report = run / "apply" / "report.json"
+    assert json.loads(report.read_text())["complete"] is True
+    emu.faults.error_rate = 1.0  # every request fails: the $batch is refused as a whole
+    with pytest.raises(HttpError):  # exit 4 from the command
+        apply(run, "dynamics", only=("create_in_dynamics",))
+    emu.faults.error_rate = 0.0
+    stopped = json.loads(report.read_text())
+    creates = len(operations(run, "create_in_dynamics"))
+    assert stopped["complete"] is False and stopped["error"]
+    assert stopped["counts"] == {"create_in_dynamics": {
+        "sent": 0, "applied_earlier": 0, "conflict": 0, "failed": 0, "unsent": creates}}
+    resumed = apply(run, "dynamics")
+    assert resumed.exit_code == 0 and resumed.counts["create_in_dynamics"]["sent"] == creates
+    assert resumed.counts["update_dynamics"]["applied_earlier"] == len(
+        operations(run, "update_dynamics"))
+    assert json.loads(report.read_text())["complete"] is True
