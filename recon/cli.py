@@ -53,14 +53,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from recon.api import reconcile_files
     from recon.apply.lock import RunBusy
-    from recon.apply.state import prepare_out
+    from recon.apply.state import fresh_out
     try:
-        prepare_out(args.out, overwrite=args.overwrite)
+        with fresh_out(args.out, overwrite=args.overwrite) as folder:
+            result, _ = reconcile_files(args.dynamics, args.strivacity, folder,
+                                        fields=args.fields)
     except RunBusy as exc:
         print(f"recon: {exc}", file=sys.stderr)
         return exc.exit_code
-    result, out = reconcile_files(args.dynamics, args.strivacity, args.out, fields=args.fields)
-    print(f"run folder: {out}")
+    print(f"run folder: {args.out}")
     print("\n".join(_summary_lines(result.summary)))
     return EXIT_OK
 

@@ -289,6 +289,29 @@ def test_overwrite_clears_the_run_and_its_apply_state(sample: Path, tmp_path: Pa
     assert (run / "batches" / "update_dynamics.jsonl").is_file()
 
 
+def test_a_failed_overwrite_leaves_the_old_run_whole(sample: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert _reconcile(sample, run) == 0
+    (run / "apply").mkdir()
+    (run / "apply" / "journal.jsonl").write_text("{}\n")
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("nickname,shoe_size\nBo,44\n")  # no contactid, no email: an InputError
+    assert main(["reconcile", "--dynamics", str(bad), "--strivacity",
+                 str(sample / ACCOUNTS_FILE), "--out", str(run), "--overwrite"]) == 2
+    after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()
+             and p.name != "lock"}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "run"]  # no staging left
+
+
+def test_a_folder_left_with_only_the_lock_counts_as_empty(sample: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "apply").mkdir(parents=True)
+    (run / "apply" / "lock").write_text("123\n")
+    assert _reconcile(sample, run) == 0 and (run / "summary.json").is_file()
+
+
 def test_overwrite_never_empties_a_folder_that_is_not_a_run(sample: Path, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]
                                                             ) -> None:
