@@ -263,3 +263,25 @@ def test_an_apply_stopped_part_way_never_leaves_a_complete_report(
     assert resumed.counts["update_dynamics"]["applied_earlier"] == len(
         operations(run, "update_dynamics"))
     assert json.loads(report.read_text())["complete"] is True
+
+
+def test_a_dry_run_after_an_apply_tells_what_was_applied_earlier(
+        emu: Emulator, sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "X"
+    assert reconcile_into(run, sample / CONTACTS_FILE, sample / ACCOUNTS_FILE) == 0
+    vouch(run, emu)
+    assert apply(run, "dynamics", only=("update_dynamics",)).exit_code == 0
+    updates, creates = (len(operations(run, name))
+                        for name in ("update_dynamics", "create_in_dynamics"))
+    for settings in ("configured", "none: the tenant comes from source.json"):
+        if settings != "configured":
+            for name in emu.env():
+                monkeypatch.delenv(name, raising=False)
+        emu.requests.clear()
+        capsys.readouterr()
+        assert main(["apply", str(run), "--to", "dynamics"]) == 0
+        out = capsys.readouterr().out
+        assert f"applied earlier {updates}, conflicts 0, failed 0, to send 0" in out, settings
+        assert f"applied earlier 0, conflicts 0, failed 0, to send {creates}" in out, settings
+        assert "ignored the journal" not in out and len(emu.requests) == 0

@@ -135,15 +135,19 @@ def apply_run(run_dir: str | Path, options: ApplyOptions,
         _size_guard(run_dir, plan, options, say)
         say(f"target: {options.target} {plan.url}; operations: "
             + ", ".join(f"{name} {n}" for name, n in plan.counts().items()))
-        return _apply(run_dir, plan, options, settings, say)
+        return _apply(run_dir, plan, options, settings, say, tenant_known=url is not None)
 
 
 def _apply(run_dir: Path, plan: Plan, options: ApplyOptions, settings: Settings | None,
-           say: Say) -> ApplyReport:
+           say: Say, tenant_known: bool) -> ApplyReport:
+    """Journal, send (or record), report. A dry run reads this run's journal for the
+    tenant it names, if it can name one, to tell what was applied earlier."""
     path = run_dir / APPLY_DIR / (ROLLBACK_JOURNAL if options.rollback else JOURNAL)
     file = FileJournal(path, scope_of(plan, plan.url))
-    journal: Journal = file if options.execute else MemoryJournal(file.states().values())
-    before, ignored, changes = journal.states(), file.ignored(), None
+    journal: Journal = file if options.execute else \
+        MemoryJournal(file.states().values() if tenant_known else ())
+    before, changes = journal.states(), None
+    ignored = file.ignored() if tenant_known else []
     if options.execute:
         (run_dir / APPLY_DIR / report_name(options.rollback)).unlink(missing_ok=True)
     else:
