@@ -17,7 +17,7 @@ import pytest
 
 from recon.api import reconcile_files
 from recon.apply import ApplyOptions, apply_run, main_apply, record_source
-from recon.apply.api import scope_of
+from recon.apply.api import scope_of, target_tenant
 from recon.apply.dynamics import same
 from recon.apply.journal import FileJournal, read_journal
 from recon.apply.plan import build_plan, operations
@@ -197,8 +197,9 @@ def test_resume_settles_operations_sent_without_outcome(emu: Emulator, run: Path
     journal = run / "apply" / "journal.jsonl"
     for target, ops in (("dynamics", creates), ("strivacity", migrates)):
         url = emu.info[f"{'dataverse' if target == 'dynamics' else 'strivacity'}_url"]
-        FileJournal(journal, scope_of(build_plan(run, target, url), url)).write(
-            {"key": op.key, "record": op.record, "state": "sending"} for op in ops)
+        scope = scope_of(build_plan(run, target, url), target_tenant(target, url))
+        FileJournal(journal, scope).write({"key": op.key, "record": op.record,
+                                           "state": "sending"} for op in ops)
     with journal.open("a") as torn:
         torn.write('{"key": "torn')
     contacts, accounts = len(emu.contacts.all()), len(emu.accounts.all())

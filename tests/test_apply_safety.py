@@ -285,3 +285,21 @@ def test_a_dry_run_after_an_apply_tells_what_was_applied_earlier(
         assert f"applied earlier {updates}, conflicts 0, failed 0, to send 0" in out, settings
         assert f"applied earlier 0, conflicts 0, failed 0, to send {creates}" in out, settings
         assert "ignored the journal" not in out and len(emu.requests) == 0
+
+
+def test_another_identity_store_is_another_target(emu: Emulator, sample: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "X"
+    assert reconcile_into(run, sample / CONTACTS_FILE, sample / ACCOUNTS_FILE) == 0
+    vouch(run, emu)
+    assert apply(run, "strivacity", only=("migrate_to_strivacity",)).exit_code == 0
+    migrates = len(operations(run, "migrate_to_strivacity"))
+    capsys.readouterr()
+    assert main(["apply", str(run), "--to", "strivacity", "--only", "migrate_to_strivacity"]) == 0
+    assert f"applied earlier {migrates}" in capsys.readouterr().out
+    monkeypatch.setenv("STRIVACITY_STORE", "elsewhere")
+    assert main(["apply", str(run), "--to", "strivacity", "--only", "migrate_to_strivacity"]) == 0
+    out = capsys.readouterr().out
+    assert f"applied earlier 0, conflicts 0, failed 0, to send {migrates}" in out
+    assert f"ignored the journal entries of {migrates} operations" in out

@@ -101,8 +101,18 @@ def _plan(run_dir: Path, options: ApplyOptions, url: str) -> Plan:
     return rollback_plan(forward, applied.states())
 
 
-def scope_of(plan: Plan, url: str) -> Scope:
-    return Scope(plan.run, url, {op.key: op.digest for op in plan.operations()})
+def scope_of(plan: Plan, tenant: str) -> Scope:
+    return Scope(plan.run, tenant, {op.key: op.digest for op in plan.operations()})
+
+
+def target_tenant(target: str, url: str, settings: Settings | None = None) -> str:
+    """What the journal calls the target: the URL, and for Strivacity the identity store too
+    (two stores of one tenant are two targets)."""
+    if target == DYNAMICS:
+        return url
+    store = settings.store if isinstance(settings, StrivacitySettings) else \
+        (os.environ.get("STRIVACITY_STORE") or "").strip() or DEFAULT_STORE
+    return f"{url.rstrip('/')}/identityStores/{store}"
 
 
 @contextmanager
@@ -143,7 +153,7 @@ def _apply(run_dir: Path, plan: Plan, options: ApplyOptions, settings: Settings 
     """Journal, send (or record), report. A dry run reads this run's journal for the
     tenant it names, if it can name one, to tell what was applied earlier."""
     path = run_dir / APPLY_DIR / (ROLLBACK_JOURNAL if options.rollback else JOURNAL)
-    file = FileJournal(path, scope_of(plan, plan.url))
+    file = FileJournal(path, scope_of(plan, target_tenant(options.target, plan.url, settings)))
     journal: Journal = file if options.execute else \
         MemoryJournal(file.states().values() if tenant_known else ())
     before, changes = journal.states(), None
