@@ -2,7 +2,8 @@
 
 Exit codes (also in the README):
   0 success · 1 the job failed (e.g. a notebook cell raised) · 2 bad input, settings or usage ·
-  3 a --fail-on threshold was exceeded · 4 a remote service refused or failed · 130 interrupted.
+  3 a --fail-on threshold was exceeded · 4 a remote service refused or failed ·
+  5 busy: another apply holds the run folder's lock · 130 interrupted.
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recon", description="Reconcile Dynamics 365 contacts "
                                      "with Strivacity accounts.",
                                      epilog="Exit codes: 0 ok, 1 failed, 2 bad input, "
-                                            "3 threshold exceeded, 4 remote error.")
+                                            "3 threshold exceeded, 4 remote error, "
+                                            "5 run folder busy.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("sample", help="write a deterministic sample tenant (CSV + NDJSON + truth)")

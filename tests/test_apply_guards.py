@@ -18,6 +18,7 @@ from recon.apply import main_apply, record_source
 from recon.apply.changes import describe
 from recon.apply.guards import check_changes, check_settings
 from recon.apply.journal import FileJournal, Scope, read_journal
+from recon.apply.lock import EXIT_BUSY, RunBusy
 from recon.apply.plan import Operation, operations
 from recon.apply.run import ApplyReport, category
 from recon.cli import main
@@ -329,3 +330,9 @@ def test_overwrite_never_empties_a_folder_that_is_not_a_run(sample: Path, tmp_pa
 def test_report_runs_always_get_a_new_folder(tmp_path: Path) -> None:
     made = [_new_run_dir(tmp_path, "nightly") for _ in range(3)]
     assert len(set(made)) == 3 and all(not any(p.iterdir()) for p in made)
+
+
+def test_exit_code_5_is_documented() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert EXIT_BUSY == RunBusy.exit_code == 5
+    assert "| 5 | busy: another `recon apply` holds the run folder's lock" in readme
