@@ -192,17 +192,25 @@ def test_a_second_apply_on_the_same_run_is_refused(emu: Emulator, sample: Path, 
     assert reconcile_into(run, sample / CONTACTS_FILE, sample / ACCOUNTS_FILE) == 0
     vouch(run, emu)
     contacts, accounts = len(emu.contacts.all()), len(emu.accounts.all())
+    emu.faults.latency = 0.05  # the first apply runs for a while after it takes the lock
     first = _start(run, target, emu)
     try:
         _wait_for_lock(first, run / "apply" / "lock")
         first.send_signal(signal.SIGSTOP)  # holds the lock mid-apply, deterministically
-        second = subprocess.run([sys.executable, "-m", "recon.apply", str(run), "--to", target,
-                                 "--execute", "--max-changes", "1000"],
-                                env={**os.environ, **emu.env()}, capture_output=True,
-                                text=True, timeout=120)
+        assert first.poll() is None, "the first apply ended before it could be paused"
+        try:
+            second = subprocess.run([sys.executable, "-m", "recon.apply", str(run), "--to",
+                                     target, "--execute", "--max-changes", "1000"],
+                                    env={**os.environ, **emu.env()}, capture_output=True,
+                                    text=True, timeout=120)
+        finally:
+            first.send_signal(signal.SIGCONT)
+        _, err = first.communicate(timeout=300)
     finally:
-        first.send_signal(signal.SIGCONT)
-    out, err = first.communicate(timeout=300)
+        if first.poll() is None:  # only on a failure above: never leave it running
+            first.kill()
+            first.communicate()
+    emu.faults.latency = 0.0
     assert second.returncode == EXIT_BUSY, second.stderr
     assert f"pid {first.pid}" in second.stderr and str(run) in second.stderr
     assert first.returncode == 0, err.decode()
