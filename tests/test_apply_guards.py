@@ -192,6 +192,11 @@ def test_journal_counts_only_its_own_run_tenant_and_content(tmp_path: Path) -> N
     mine.write([{"key": "update_dynamics:2", "record": "r2", "state": "done"}])
     assert list(mine.states()) == ["update_dynamics:2"]
     assert mine.ignored() == ["update_dynamics:1", "update_dynamics:3", "update_dynamics:4"]
+    for run, key in (("run-new", "job:update_strivacity"), ("run-old", "job:other")):
+        FileJournal(path, Scope(run, "https://x.crm.dynamics.com", ops)).write(
+            [{"key": key, "state": "sending"}])  # a key of no operation: run and tenant decide
+    assert sorted(mine.states()) == ["job:update_strivacity", "update_dynamics:2"]
+    mine.write([{"key": "update_dynamics:2", "record": "r2", "state": "done"}])
     last = read_journal(path)[-1]
     assert (last["run"], last["tenant"], last["op"]) == ("run-new", "https://x.crm.dynamics.com",
                                                          "bbb")

@@ -45,11 +45,11 @@ class Scope:
                 "op": self.ops.get(entry["key"])}
 
     def holds(self, entry: Entry) -> bool:
-        """Whether ``entry`` was written for this run, tenant and operation content."""
-        wanted = self.ops.get(entry.get("key", ""))
-        return (wanted is not None and entry.get("op") == wanted
-                and entry.get("run") == self.run
-                and entry.get("tenant") == tenant_of(self.tenant))
+        """Whether ``entry`` was written for this run, tenant and operation content (an entry
+        under a key that is no operation's, e.g. a job's, needs the run and tenant only)."""
+        key = entry.get("key", "")
+        return (entry.get("run") == self.run and entry.get("tenant") == tenant_of(self.tenant)
+                and (key not in self.ops or entry.get("op") == self.ops[key]))
 
 
 def now() -> str:
