@@ -50,9 +50,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from recon.api import reconcile_files
-    result, out = reconcile_files(args.dynamics, args.strivacity, args.out, fields=args.fields,
-                                  allow_empty=args.allow_empty)
-    print(f"run folder: {out}")
+    from recon.apply.state import fresh_out
+    with fresh_out(args.out, overwrite=args.overwrite) as folder:
+        result, _ = reconcile_files(args.dynamics, args.strivacity, folder, fields=args.fields,
+                                    allow_empty=args.allow_empty)
+    print(f"run folder: {args.out}")
     print("\n".join(_summary_lines(result.summary)))
     return EXIT_OK
 
@@ -151,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="contacts: csv/parquet/json/jsonl/xlsx")
     p.add_argument("--strivacity", required=True, type=Path,
                    help="accounts: ndjson/jsonl/json/csv")
-    p.add_argument("--out", required=True, type=Path, help="run folder to write")
+    p.add_argument("--out", required=True, type=Path,
+                   help="run folder to write: new or empty, unless --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run folder at --out, its apply journal included")
     p.add_argument("--fields", type=Path, default=None,
                    help="TOML field map overriding the defaults")
     p.add_argument("--allow-empty", action="store_true",

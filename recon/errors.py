@@ -100,6 +100,18 @@ class ThresholdExceeded(ReconError):
     means = "a `--fail-on` threshold was exceeded (the run folder and HTML are still written)"
 
 
+class RunBusy(ReconError):
+    """Another process holds the run folder's apply lock; nothing was sent."""
+
+    exit_code = 5
+    means = ("busy: another `recon apply` (or `reconcile --overwrite`) holds the run folder's "
+             "lock; nothing was sent, try again when it ends")
+
+    def __init__(self, message: str, *, pid: str | None = None, path: object = None) -> None:
+        self.pid, self.path = pid, path
+        super().__init__(message)
+
+
 class Interrupted(ReconError):
     """The user interrupted recon (Ctrl-C, SIGINT)."""
 
@@ -109,7 +121,8 @@ class Interrupted(ReconError):
 
 #: Every error class, root first: the registry the handler, the runner and the README use.
 ERRORS: tuple[type[ReconError], ...] = (ReconError, InputError, ConfigError, HttpError,
-                                        AuthError, JobFailed, ThresholdExceeded, Interrupted)
+                                        AuthError, JobFailed, ThresholdExceeded, RunBusy,
+                                        Interrupted)
 
 
 def error_class(name: str | None) -> type[ReconError] | None:

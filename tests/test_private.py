@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from recon.api import reconcile_files
-from recon.apply.journal import FileJournal
+from recon.apply.journal import FileJournal, Scope
 from recon.private import atomic_path, atomic_write, private_dir, private_tree
 from recon.provenance import Pulled, write_sidecar
 from recon.sample import ACCOUNTS_FILE, CONTACTS_FILE
@@ -111,6 +111,7 @@ def test_an_existing_out_folder_is_narrowed(umask: int, tmp_path: Path) -> None:
 
 
 def test_apply_journal_is_created_private(umask: int, tmp_path: Path) -> None:
-    journal = FileJournal(tmp_path / "run" / "apply" / "journal.jsonl")
+    journal = FileJournal(tmp_path / "run" / "apply" / "journal.jsonl",
+                          Scope("run-id", "https://org.example"))
     journal.write([{"key": "k", "state": "sending"}])
     assert mode(journal.path) == 0o600 and mode(journal.path.parent) == 0o700

@@ -70,10 +70,11 @@ def test_pull_reconcile_apply_needs_no_force_for_the_same_tenant(
     assert source["strivacity"]["store"] == os.environ["STRIVACITY_STORE"]
     capsys.readouterr()
     for target in ("dynamics", "strivacity"):
-        assert main(["apply", str(run), "--to", target]) == 0
+        # The pulled sample's plans are over the default blast-radius limit of 100.
+        assert main(["apply", str(run), "--to", target, "--max-changes", "1000"]) == 0
         said = capsys.readouterr().out
         assert "pulled from" in said and "would refuse" not in said
-    assert main(["apply", str(run), "--to", "dynamics", "--execute"]) == 0
+    assert main(["apply", str(run), "--to", "dynamics", "--execute", "--max-changes", "1000"]) == 0
     assert sends(emu) > 0  # accepted without --force, and sent
 
 
@@ -88,9 +89,9 @@ def test_pull_reconcile_apply_is_refused_for_another_tenant(
                  "--out", str(run)]) == 0
     monkeypatch.setenv(variable, "https://other.example.com")
     capsys.readouterr()
-    assert main(["apply", str(run), "--to", target]) == 0  # a dry run only reports it
+    assert main(["apply", str(run), "--to", target, "--max-changes", "1000"]) == 0  # a dry run
     assert "would refuse" in capsys.readouterr().out
-    assert main(["apply", str(run), "--to", target, "--execute"]) == 2
+    assert main(["apply", str(run), "--to", target, "--execute", "--max-changes", "1000"]) == 2
     assert "https://other.example.com" in capsys.readouterr().err
     assert sends(emu) == 0
 

@@ -1,14 +1,14 @@
 """``recon apply``: parse the arguments, call ``apply_run``, print, return the exit code.
 
-Exit codes: 0 everything applied (or planned), 1 some operations failed or conflicted (the
-report lists them), 2 bad input, settings or a refused run folder, 4 a service refused or
-failed the request as a whole (run again to resume).
+Exit codes: 0 everything applied (or planned), 1 some operations failed, conflicted or were
+not sent (the report lists them), 2 bad input, settings or a refused run folder (stale, of
+another tenant, more changes than --max-changes allows), 4 a service refused or failed the
+request as a whole (run again to resume), 5 busy: another apply holds the run folder's lock.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 
 from recon.apply.api import apply_run
@@ -34,14 +34,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=100,
                    help=f"operations per Dataverse $batch (1..{MAX_BATCH}, default 100)")
     p.add_argument("--rate", type=float, default=10.0,
-                   help="Strivacity account creates per second (default 10)")
-    p.add_argument("--execute", action="store_true", help="send (default: dry run)")
+                   help="Strivacity requests per second, and 10x that per minute (default 10: "
+                        "the Admin API's per-IP limits, 10/s and 100/min)")
+    p.add_argument("--execute", action="store_true",
+                   help="send (default: a dry run that shows the changes per record and field "
+                        "and needs no settings)")
     p.add_argument("--rollback", action="store_true",
                    help="restore the earlier values of applied Dynamics updates")
     p.add_argument("--force", action="store_true",
                    help="apply a run older than --max-age or of an unrecorded/other tenant")
     p.add_argument("--max-age", type=float, default=24.0, metavar="HOURS",
                    help="refuse run folders older than this (default 24)")
+    p.add_argument("--max-changes", type=int, default=None, metavar="N",
+                   help="allow up to N changes (default: the larger of 100 and 10%% of the "
+                        "target side's records in summary.json)")
     p.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS",
                    help="seconds between bulk job status checks (default 2)")
     return p
@@ -51,7 +57,7 @@ def options_from(args: argparse.Namespace) -> ApplyOptions:
     return ApplyOptions(target=args.target, execute=args.execute, only=tuple(args.only),
                         limit=args.limit, batch_size=args.batch_size, rate=args.rate,
                         rollback=args.rollback, force=args.force, max_age_hours=args.max_age,
-                        poll_interval=args.poll_interval)
+                        poll_interval=args.poll_interval, max_changes=args.max_changes)
 
 
 def main_apply(argv: Sequence[str] | None = None) -> int:
@@ -63,7 +69,6 @@ def main_apply(argv: Sequence[str] | None = None) -> int:
         return report_error(error)  # the one handler: the exit code is the error class's
     print("\n".join(report.lines()))
     if not report.executed:
-        if report.requests:
-            print(json.dumps(report.requests[:3], indent=2))
-        print("Nothing was sent. Add --execute to apply.")
+        print("Nothing was sent (apply/changes.txt lists every change, apply/plan.json the "
+              "requests). Add --execute to apply.")
     return EXIT_FAILED if report.exit_code else EXIT_OK

@@ -5,20 +5,40 @@ the mtime of ``summary.json``. The source it was pulled from comes from ``source
 (written by ``record_source`` for live runs and ``record_pulled`` from the provenance of pulled
 files) or a ``targets`` block in ``run.json``; when neither says, apply cannot vouch for the
 target and asks for ``--force``.
+
+Two more refusals: ``check_settings`` (``--execute`` without every variable it needs, all
+named at once; a dry run needs none) and ``check_changes``, the blast-radius guard: more
+operations than ``max(100, 10 % of the target side's records)`` (from ``summary.json``) is
+refused unless ``--max-changes`` allows them. ``--force`` does not lift it.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from recon.apply.plan import DYNAMICS, STRIVACITY
 from recon.errors import ConfigError, InputError
 from recon.private import write_private_text
 from recon.provenance import Pulled, source_record, utc_text
+from recon.settings import VARIABLES
 
 SOURCE_FILE = "source.json"
+#: The blast-radius default: at least this many changes are always allowed ...
+CHANGES_FLOOR = 100
+#: ... and above it, this share of the target side's records.
+CHANGES_SHARE = 0.10
+#: The variables ``--execute`` needs per target; a group of several needs one of them.
+REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
+    DYNAMICS: (("DATAVERSE_URL",), ("AZURE_TENANT_ID",), ("AZURE_CLIENT_ID",),
+               ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH")),
+    STRIVACITY: (("STRIVACITY_URL",), ("STRIVACITY_CLIENT_ID",), ("STRIVACITY_CLIENT_SECRET",)),
+}
 
 
 def record_source(run_dir: str | Path, *, dataverse_url: str | None = None,
@@ -107,3 +127,40 @@ def check_target(run_dir: Path, target: str, url: str) -> str:
         raise ConfigError(f"{run_dir} was pulled from {recorded}, but the configured {target} "
                           f"is {url}. Point the settings at {recorded}, or pass --force.")
     return f"pulled from {recorded}"
+
+
+def check_settings(target: str, env: Mapping[str, str] | None = None) -> None:
+    """Refuse ``--execute`` when any variable it needs is unset, naming every one of them."""
+    env = os.environ if env is None else env
+    missing = [group for group in REQUIRED[target]
+               if not any((env.get(name) or "").strip() for name in group)]
+    if missing:
+        names = "; ".join(f"{' or '.join(group)} ({VARIABLES[group[0]]})" for group in missing)
+        raise ConfigError(f"apply --execute to {target} needs settings that are not set: "
+                          f"{names}. Export them (README, 'Connecting to a real tenant'); a "
+                          "dry run, without --execute, needs none.")
+
+
+def change_limit(run_dir: Path, target: str) -> tuple[int, str]:
+    """The default most changes one apply may make to ``target``, and how it was reached."""
+    records = (_json(run_dir / "summary.json").get(target) or {}).get("records")
+    if not isinstance(records, int) or isinstance(records, bool) or records < 0:
+        return CHANGES_FLOOR, (f"summary.json does not say how many {target} records there "
+                               f"are, so the floor of {CHANGES_FLOOR}")
+    share = math.ceil(records * CHANGES_SHARE)
+    return max(CHANGES_FLOOR, share), (f"the larger of {CHANGES_FLOOR} and "
+                                       f"{CHANGES_SHARE:.0%} of the {records} {target} "
+                                       "records in summary.json")
+
+
+def check_changes(run_dir: Path, target: str, changes: int,
+                  max_changes: int | None = None) -> str:
+    """Refuse a plan of more than the limit's changes (the blast-radius guard)."""
+    limit, why = (max_changes, "--max-changes") if max_changes is not None \
+        else change_limit(run_dir, target)
+    if changes > limit:
+        raise ConfigError(f"{run_dir}: this apply would make {changes} changes to {target}, "
+                          f"more than the limit of {limit} ({why}). So large a batch often "
+                          "comes from an empty, partial or wrong export: check summary.json "
+                          f"and the batches, then pass --max-changes {changes} to allow it.")
+    return f"{changes} changes, within the limit of {limit} ({why})"

@@ -4,14 +4,19 @@ An operation is journaled ``sending`` before its request leaves and ``done``/``c
 ``failed`` after the answer. The last entry per key is the operation's state, so a run killed
 at any point resumes knowing what is done and what has an unknown outcome (``sending``).
 A dry run journals into memory: "do nothing" is an object, not an ``if``.
+
+A journal belongs to one run's content: every entry is stamped with a ``Scope`` (the run id,
+the target tenant and the operation's digest), and ``states`` counts only entries stamped
+with the current scope. An old journal, one from another tenant, or an entry written for
+other content is ignored (``ignored`` names those keys), so it can never mark new work done.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +26,32 @@ from recon.private import private_dir, private_opener
 SENDING, DONE, CONFLICT, FAILED = "sending", "done", "conflict", "failed"
 OUTCOMES = (DONE, CONFLICT, FAILED)
 Entry = dict[str, Any]
+PRIVATE = 0o600  # journals name people: readable by the owner only
+
+
+def tenant_of(url: str) -> str:
+    """The tenant a journal entry is for, as compared: the URL without case or trailing /."""
+    return url.strip().rstrip("/").lower()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which entries count: ``run`` id, ``tenant`` URL and each key's operation digest."""
+
+    run: str
+    tenant: str
+    ops: Mapping[str, str] = field(default_factory=dict)
+
+    def stamp(self, entry: Entry) -> Entry:
+        return {**entry, "run": self.run, "tenant": tenant_of(self.tenant),
+                "op": self.ops.get(entry["key"])}
+
+    def holds(self, entry: Entry) -> bool:
+        """Whether ``entry`` was written for this run, tenant and operation content (an entry
+        under a key that is no operation's, e.g. a job's, needs the run and tenant only)."""
+        key = entry.get("key", "")
+        return (entry.get("run") == self.run and entry.get("tenant") == tenant_of(self.tenant)
+                and (key not in self.ops or entry.get("op") == self.ops[key]))
 
 
 def now() -> str:
@@ -61,10 +92,10 @@ class Journal(Protocol):
 
 
 class MemoryJournal:
-    """A journal that keeps entries in memory (dry runs, tests)."""
+    """A journal that keeps entries in memory (dry runs, tests); ``entries`` seeds it."""
 
-    def __init__(self) -> None:
-        self.entries: list[Entry] = []
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+        self.entries: list[Entry] = list(entries)
 
     def write(self, entries: Iterable[Entry]) -> None:
         self.entries.extend({**e, "at": now()} for e in entries)
@@ -74,14 +105,17 @@ class MemoryJournal:
 
 
 class FileJournal:
-    """An append-only JSON-lines file; every ``write`` is flushed and fsync'd before returning."""
+    """An append-only JSON-lines file; every ``write`` is flushed and fsync'd before returning.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    Entries are stamped with ``scope`` on the way in and counted only under it on the way out.
+    """
+
+    def __init__(self, path: Path, scope: Scope) -> None:
+        self.path, self.scope = path, scope
         private_dir(path.parent)
 
     def write(self, entries: Iterable[Entry]) -> None:
-        text = "".join(json.dumps({**e, "at": now()}, ensure_ascii=False,
+        text = "".join(json.dumps({**self.scope.stamp(e), "at": now()}, ensure_ascii=False,
                                   separators=(",", ":")) + "\n" for e in entries)
         if not text:
             return
@@ -91,7 +125,14 @@ class FileJournal:
             os.fsync(out.fileno())
 
     def states(self) -> dict[str, Entry]:
-        return {e["key"]: e for e in read_journal(self.path)}
+        """The last entry per key, among the entries of this scope only."""
+        return {e["key"]: e for e in read_journal(self.path) if self.scope.holds(e)}
+
+    def ignored(self) -> list[str]:
+        """Keys of this scope's operations that have entries, none of them of this scope."""
+        entries = read_journal(self.path)
+        mine = {e["key"] for e in entries if self.scope.holds(e)}
+        return sorted({e["key"] for e in entries if e["key"] in self.scope.ops} - mine)
 
 
 def read_journal(path: Path) -> list[Entry]:

@@ -3,6 +3,10 @@
 Each batch line becomes one ``Operation`` with a stable key (``<batch>:<line>``) that the
 journal uses. Creates in Dynamics get their ``contactid`` here, derived from the batch file and
 the line, so a resend after a crash addresses the same contact instead of creating another.
+
+Each operation also has a ``digest`` of what it sends, and the plan the run's id (``run_id``,
+a digest of the batch files): the journal counts an entry only for the same run, tenant and
+operation digest.
 """
 
 from __future__ import annotations
@@ -53,6 +57,14 @@ class Operation:
     def key(self) -> str:
         return f"{self.batch}:{self.line}"
 
+    @property
+    def digest(self) -> str:
+        """What the operation sends (method, path, body), hashed: a journal entry made for
+        other content never settles this operation."""
+        text = json.dumps([self.method, self.path, self.body], sort_keys=True,
+                          ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
     def preview(self) -> dict[str, Any]:
         """The operation as plan.json shows it."""
         shown: dict[str, Any] = {"line": self.line, "record": self.record,
@@ -69,6 +81,7 @@ class Plan:
     target: str
     url: str
     batches: dict[str, list[Operation]] = field(default_factory=dict)
+    run: str = ""  # the run id: ``run_id`` of the folder the plan was read from
 
     def operations(self) -> list[Operation]:
         return [op for ops in self.batches.values() for op in ops]
@@ -78,7 +91,8 @@ class Plan:
 
     def to_json(self, first: int = 5) -> dict[str, Any]:
         """plan.json: target, counts, and the first ``first`` operations of each batch."""
-        return {"target": self.target, "url": self.url, "operations": self.counts(),
+        return {"target": self.target, "url": self.url, "run": self.run,
+                "operations": self.counts(),
                 "first": {name: [op.preview() for op in ops[:first]]
                           for name, ops in self.batches.items()}}
 
@@ -174,13 +188,31 @@ def operations(run_dir: Path, batch: str) -> list[Operation]:
     return _BUILDERS[batch](path, read_lines(path))
 
 
+def run_id(run_dir: Path) -> str:
+    """The run's id: a digest of its four batch files (name and content), absent ones included.
+
+    A folder reconciled again with other data gets another id, so its old journal cannot
+    mark the new operations done.
+    """
+    digest = hashlib.sha256()
+    for name, (_, file) in BATCHES.items():
+        path = run_dir / "batches" / file
+        digest.update(name.encode("utf-8") + b"\0")
+        if path.is_file():
+            with path.open("rb") as content:
+                digest.update(hashlib.file_digest(content, "sha256").digest())
+        else:
+            digest.update(b"absent")
+    return digest.hexdigest()[:32]
+
+
 def build_plan(run_dir: Path, target: str, url: str, only: tuple[str, ...] = (),
                limit: int | None = None) -> Plan:
     """The plan for ``target``: each chosen batch, cut to its first ``limit`` operations."""
     if limit is not None and limit < 0:
         raise ConfigError(f"--limit {limit}: give 0 or more operations per batch.")
     batches = {name: operations(run_dir, name)[:limit] for name in batch_names(target, only)}
-    return Plan(target, url, batches)
+    return Plan(target, url, batches, run_id(run_dir))
 
 
 def link_of(body: dict[str, Any]) -> str | None:

@@ -1,6 +1,7 @@
 """Rolling back applied Dynamics updates: put the ``was`` values back, journaled separately.
 
-Only updates the apply journal records as ``done`` are rolled back. Each contact is read
+Only updates the apply journal records as ``done`` (for this run, tenant and content) are
+rolled back, each as its own undo operation (``rollback:<key>``, body ``was``). Each contact is read
 fresh: if it still holds what apply wrote, a PATCH with the current etag restores ``was``;
 if it already holds ``was`` the step is done; anything else means someone changed it after
 apply, and rollback records a conflict instead of overwriting their change.
@@ -19,28 +20,32 @@ from recon.apply.senders import DynamicsSender
 PREFIX = "rollback:"
 
 
+def undo(op: Operation) -> Operation:
+    """The operation that puts ``op.was`` back; its etag is read fresh when it is sent."""
+    return replace(op, batch=PREFIX + op.batch, body=dict(op.was or {}), etag=None,
+                   was=dict(op.body))
+
+
 def rollback_plan(plan: Plan, applied: dict[str, dict[str, object]]) -> Plan:
-    """The updates of ``plan`` that the apply journal (``applied``) records as done."""
-    ops = [op for op in plan.batches.get("update_dynamics", [])
+    """The undo operations of the updates of ``plan`` that ``applied`` (the apply journal's
+    states of this run) records as done."""
+    ops = [undo(op) for op in plan.batches.get("update_dynamics", [])
            if (applied.get(op.key) or {}).get("state") == DONE and op.was]
-    return Plan(plan.target, plan.url, {"update_dynamics": ops})
+    return Plan(plan.target, plan.url, {"update_dynamics": ops}, plan.run)
 
 
 def _reverse(op: Operation, sender: DynamicsSender) -> Operation | Outcome:
-    """The PATCH that restores ``op.was`` with a fresh etag, or the outcome without one."""
-    key = PREFIX + op.key
-    was = op.was or {}
-    row = sender.read(op.record, list(was))
+    """``op`` (an undo) with a fresh etag, or its outcome when no PATCH is needed."""
+    row = sender.read(op.record, list(op.body))
     if row is None:
-        return Outcome(key, FAILED, 404, "the contact no longer exists")
-    if all(same(row.get(k), v) for k, v in was.items()):
-        return Outcome(key, DONE, 200, note="already holds the earlier values")
-    changed = [k for k, v in op.body.items() if k in row and not same(row.get(k), v)]
+        return Outcome(op.key, FAILED, 404, "the contact no longer exists")
+    if all(same(row.get(k), v) for k, v in op.body.items()):
+        return Outcome(op.key, DONE, 200, note="already holds the earlier values")
+    changed = [k for k, v in (op.was or {}).items() if k in row and not same(row.get(k), v)]
     if changed:
-        return Outcome(key, CONFLICT, None, f"changed after apply ({', '.join(changed)}); "
+        return Outcome(op.key, CONFLICT, None, f"changed after apply ({', '.join(changed)}); "
                        "not overwritten")
-    return replace(op, batch=PREFIX + op.batch, body=dict(was), etag=row.get("@odata.etag"),
-                   was=dict(op.body))
+    return replace(op, etag=row.get("@odata.etag"))
 
 
 def rollback_dynamics(plan: Plan, sender: DynamicsSender, journal: Journal,
@@ -48,7 +53,7 @@ def rollback_dynamics(plan: Plan, sender: DynamicsSender, journal: Journal,
     """Restore each applied update whose rollback is not settled yet."""
     states = journal.states()
     ops = [op for op in plan.batches.get("update_dynamics", [])
-           if (states.get(PREFIX + op.key) or {}).get("state") not in (DONE, CONFLICT)]
+           if (states.get(op.key) or {}).get("state") not in (DONE, CONFLICT)]
     for chunk in chunks(ops, batch_size):
         patches: list[Operation] = []
         for op in chunk:

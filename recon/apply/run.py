@@ -3,6 +3,8 @@
 Every operation is journaled ``sending`` (fsync'd) before it leaves and with its outcome after.
 On a new start, ``done`` and ``conflict`` are skipped, ``failed`` is tried again, and
 ``sending`` (outcome unknown: the process died) is settled by reading the target first.
+The report sorts every operation into one of ``CATEGORIES``: sent now, applied earlier (by
+this run's journal), conflict, failed, or not sent; unsent work is never called done.
 """
 
 from __future__ import annotations
@@ -19,19 +21,23 @@ from recon.apply.journal import (
     DONE,
     FAILED,
     SENDING,
-    FileJournal,
+    Entry,
     Journal,
-    MemoryJournal,
     Outcome,
 )
 from recon.apply.plan import DYNAMICS, Operation, Plan
 from recon.apply.senders import DynamicsSender, StrivacitySender
 from recon.errors import ConfigError
-from recon.private import private_dir, private_tree
+from recon.private import private_dir, private_tree, write_private_text
 from recon.retry import RetryPolicy
 
 MAX_BATCH = 1000
 APPLY_DIR, JOURNAL, ROLLBACK_JOURNAL = "apply", "journal.jsonl", "rollback.jsonl"
+SENT, EARLIER, UNSENT = "sent", "applied_earlier", "unsent"
+#: How the report sorts operations, in the order it shows them.
+CATEGORIES = (SENT, EARLIER, CONFLICT, FAILED, UNSENT)
+LABELS = {SENT: "sent now", EARLIER: "applied earlier", CONFLICT: "conflicts",
+          FAILED: "failed", UNSENT: "not sent"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class ApplyOptions:
     force: bool = False
     max_age_hours: float = 24.0
     poll_interval: float = 2.0
+    max_changes: int | None = None  # None: the blast-radius default of guards.change_limit
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     now: datetime | None = None  # for the age guard; None is the clock
 
@@ -58,11 +65,17 @@ class ApplyOptions:
         if self.rate <= 0:
             raise ConfigError(f"--rate {self.rate:g}: give a positive number of requests a "
                               "second, e.g. --rate 10.")
+        if self.max_changes is not None and self.max_changes < 0:
+            raise ConfigError(f"--max-changes {self.max_changes}: give 0 or more changes.")
 
 
 @dataclass(frozen=True)
 class ApplyReport:
-    """What an apply (or dry run) did: counts per batch and state, and each problem."""
+    """What an apply (or dry run) did: counts per batch and category, and each problem.
+
+    ``ignored`` lists the keys whose journal entries belong to another run, tenant or
+    operation content (not counted); ``error`` is set when the apply stopped part way.
+    """
 
     target: str
     url: str
@@ -71,33 +84,40 @@ class ApplyReport:
     counts: dict[str, dict[str, int]]
     problems: list[dict[str, Any]]
     requests: list[dict[str, Any]] = field(default_factory=list)
+    run: str = ""
+    ignored: list[str] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed or conflicted, else 1 (the report lists which)."""
-        return 1 if self.problems else 0
+        """0 when everything is applied (or, dry, planned), else 1 (the report lists why)."""
+        unsent = sum(states.get(UNSENT, 0) for states in self.counts.values())
+        return 1 if self.problems or self.error or (self.executed and unsent) else 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "url": self.url, "executed": self.executed,
-                "rollback": self.rollback, "counts": self.counts, "problems": self.problems}
+        return {"target": self.target, "url": self.url, "run": self.run,
+                "executed": self.executed, "rollback": self.rollback,
+                "complete": self.error is None, "error": self.error, "counts": self.counts,
+                "problems": self.problems, "ignored_journal_keys": self.ignored}
 
     def lines(self) -> list[str]:
         verb = "applied" if self.executed else "dry run (nothing sent)"
+        if self.error:
+            verb = f"stopped part way ({self.error})"
+        labels = {**LABELS, UNSENT: "not sent" if self.executed else "to send"}
+        shown = CATEGORIES if self.executed else CATEGORIES[1:]  # a dry run sends nothing
         out = [f"{'rollback' if self.rollback else 'apply'} to {self.target} {self.url}: {verb}"]
-        out += [f"  {name:<22} " + ", ".join(f"{state} {n}" for state, n in states.items())
+        out += [f"  {name:<22} " + ", ".join(f"{labels[c]} {states.get(c, 0)}" for c in shown)
                 for name, states in self.counts.items()]
+        if self.ignored:
+            out.append(f"  ignored the journal entries of {len(self.ignored)} operations: "
+                       "written for another run, tenant or content (their work was not "
+                       "counted as done)")
         out += [f"  {p['state']}: {p['key']} {p['record']}: {p.get('status')} {p.get('error')}"
                 for p in self.problems[:20]]
         if len(self.problems) > 20:
             out.append(f"  ... {len(self.problems) - 20} more in apply/report.json")
         return out
-
-
-def open_journal(run_dir: Path, execute: bool, rollback: bool) -> Journal:
-    """The run's journal file when executing; memory for a dry run."""
-    if not execute:
-        return MemoryJournal()
-    return FileJournal(run_dir / APPLY_DIR / (ROLLBACK_JOURNAL if rollback else JOURNAL))
 
 
 def chunks(ops: Sequence[Operation], size: int) -> Iterator[Sequence[Operation]]:
@@ -173,33 +193,49 @@ def _finish_jobs(ops: Sequence[Operation], sender: StrivacitySender, journal: Jo
         write_outcomes(journal, [op for _, op in lines], sender.finish(job, lines))
 
 
-def summarize(plan: Plan, journal: Journal, prefix: str = "") -> tuple[dict[str, dict[str, int]],
-                                                                        list[dict[str, Any]]]:
-    """Counts per batch and state (``pending`` when never sent), and the problem entries."""
-    states = journal.states()
+def category(before: Entry | None, after: Entry | None) -> str:
+    """Where an operation lands in the report, from its journal state before and after."""
+    state = (after or {}).get("state")
+    if state == DONE:
+        return EARLIER if (before or {}).get("state") == DONE else SENT
+    return state if state in (CONFLICT, FAILED) else UNSENT
+
+
+def summarize(plan: Plan, before: dict[str, Entry],
+              after: dict[str, Entry]) -> tuple[dict[str, dict[str, int]], list[dict[str, Any]]]:
+    """Counts per batch and category, and the problem entries, from the journal states
+    before and after this apply (both of this run's scope)."""
     counts: dict[str, dict[str, int]] = {}
     problems = []
     for name, ops in plan.batches.items():
-        tally: dict[str, int] = {}
+        tally = dict.fromkeys(CATEGORIES, 0)
         for op in ops:
-            entry = states.get(prefix + op.key) or {"state": "pending"}
-            tally[entry["state"]] = tally.get(entry["state"], 0) + 1
-            if entry["state"] in (CONFLICT, FAILED):
+            entry = after.get(op.key)
+            found = category(before.get(op.key), entry)
+            tally[found] += 1
+            if entry is not None and found in (CONFLICT, FAILED):
                 problems.append({k: entry.get(k) for k in ("key", "record", "state", "status",
                                                            "error", "note")})
         counts[name] = tally
     return counts, problems
 
 
-def write_outputs(run_dir: Path, plan: Plan, report: ApplyReport) -> None:
-    """plan.json always; report.json (or rollback_report.json) when something was sent."""
+def report_name(rollback: bool) -> str:
+    return "rollback_report.json" if rollback else "report.json"
+
+
+def write_outputs(run_dir: Path, plan: Plan, report: ApplyReport,
+                  changes: list[str] | None = None) -> None:
+    """plan.json always; report.json (or rollback_report.json) when executing; the dry run's
+    per-field ``changes`` as changes.txt."""
     folder = private_dir(run_dir / APPLY_DIR)
     plan_json = {**plan.to_json(), "execute": report.executed, "rollback": report.rollback,
                  "requests": report.requests[:20]}
-    (folder / "plan.json").write_text(json.dumps(plan_json, indent=2, ensure_ascii=False)
-                                      + "\n", encoding="utf-8")
+    write_private_text(folder / "plan.json", json.dumps(plan_json, indent=2, ensure_ascii=False)
+                  + "\n")
+    if changes is not None:
+        write_private_text(folder / "changes.txt", "".join(line + "\n" for line in changes))
     if report.executed:
-        name = "rollback_report.json" if report.rollback else "report.json"
-        (folder / name).write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False)
-                                   + "\n", encoding="utf-8")
+        write_private_text(folder / report_name(report.rollback),
+                      json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
     private_tree(folder)
