@@ -143,6 +143,12 @@ class StrivacitySettings:
                    ca_bundle=_optional(env, "REQUESTS_CA_BUNDLE"))
 
 
+def strivacity_store(env: Mapping[str, str] | None = None) -> str:
+    """The identity store named by ``STRIVACITY_STORE`` (default ``"default"``): the store of
+    accounts whose export does not say which store holds them."""
+    return _optional(os.environ if env is None else env, "STRIVACITY_STORE") or DEFAULT_STORE
+
+
 @contextmanager
 def environment(values: Mapping[str, str]) -> Iterator[None]:
     """Set environment variables for the block (child processes inherit them), then restore."""

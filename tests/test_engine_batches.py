@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recon.engine import reconcile
+from recon.engine.batches import created_contact_id
 from recon.engine.lines import LINES, TEXTS
 from recon.fields import DEFAULT_FIELDS, FieldMap
 from recon.normalize import STRING
@@ -24,10 +25,10 @@ def test_migrate_active_dynamics_only_contacts_as_create_bodies() -> None:
                   strivacity())
     assert list(r.batch_lines("migrate_to_strivacity")) == [{
         "language": "en-US",
-        "email": {"id": "jo@x.com", "verified": False},
+        "email": {"id": "Jo@X.com", "verified": False},
         "phone": {"id": "+12025550100"},
         "local": {"metadata": {
-            "emails": {"primaryEmail": "jo@x.com"},
+            "emails": {"primaryEmail": "Jo@X.com"},
             "name": {"givenName": "Jo", "familyName": "Roe"},
             "addresses": {"locality": "Paris"},
             "crm": {"dynamicsContactId": "c1"}}},
@@ -48,8 +49,10 @@ def test_create_enabled_strivacity_only_accounts_as_contact_bodies() -> None:
     r = reconcile(dynamics(), strivacity(
         {"id": "a1", "email": "a@x.com", "given_name": "Ann", "family_name": "Lee"},
         {"id": "a2", "email": "b@x.com", "family_name": "Off", "enabled": False}))
+    contactid = created_contact_id("default", "a1")
     assert list(r.batch_lines("create_in_dynamics")) == [
-        {"emailaddress1": "a@x.com", "firstname": "Ann", "lastname": "Lee"}]
+        {"contactid": contactid, "emailaddress1": "a@x.com", "firstname": "Ann",
+         "lastname": "Lee"}]
     assert r.batch("create_in_dynamics")["strivacity_id"].tolist() == ["a1"]
 
 
@@ -79,7 +82,7 @@ def test_update_strivacity_adds_the_link_to_email_pairs_and_dynamics_wins() -> N
                             for f in DEFAULT_FIELDS.fields))
     d = dynamics({"id": "c2", "email": "b@x.com", "city": "Paris"},
                  {"id": "c1", "email": "a@x.com"}, {"id": "c3", "email": "c@x.com"})
-    s = strivacity({"id": "a2", "email": "b@x.com", "city": "Lyon", "raw_store": "eu"},
+    s = strivacity({"id": "a2", "email": "b@x.com", "city": "Lyon", "store": "eu"},
                    {"id": "a1", "email": "a@x.com"},
                    {"id": "a3", "email": "zzz@x.com", "link": "c3"})
     lines = list(reconcile(d, s, fields).batch_lines("update_strivacity"))

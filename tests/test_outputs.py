@@ -42,7 +42,7 @@ def test_run_folder_has_exactly_the_contract_files(tmp_path: Path) -> None:
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert files == sorted([
         "summary.json", "matches.csv", "duplicates.csv", "drift.csv", "review.csv",
-        "batches/migrate_to_strivacity.ndjson", "batches/migrate_to_strivacity.csv",
+        "problems.csv", "batches/migrate_to_strivacity.ndjson", "batches/migrate_to_strivacity.csv",
         "batches/create_in_dynamics.jsonl", "batches/update_dynamics.jsonl",
         "batches/update_strivacity.ndjson"])
 
@@ -50,19 +50,21 @@ def test_run_folder_has_exactly_the_contract_files(tmp_path: Path) -> None:
 def test_csv_headers_are_the_contract(tmp_path: Path) -> None:
     folder = _result().write(tmp_path)
     headers = {name: _rows(folder / name)[0] for name in
-               ("matches.csv", "duplicates.csv", "drift.csv", "review.csv")}
+               ("matches.csv", "duplicates.csv", "drift.csv", "review.csv", "problems.csv")}
     assert headers == {
         "matches.csv": ["match_type", "email_key", "contactid", "strivacity_id"],
         "duplicates.csv": ["side", "email_key", "record_id", "group_size", "suggested_survivor"],
         "drift.csv": ["contactid", "strivacity_id", "email_key", "field", "dynamics_value",
-                      "strivacity_value", "action"],
-        "review.csv": ["side", "record_id", "email_key", "reason"],
+                      "strivacity_value", "action", "reason"],
+        "review.csv": ["side", "record_id", "email_key", "reason", "value"],
+        "problems.csv": ["side", "record_id", "field", "value", "reason"],
     }
 
 
 def test_summary_json_keys(tmp_path: Path) -> None:
     summary = json.loads((_result().write(tmp_path) / "summary.json").read_text())
-    assert list(summary) == ["dynamics", "strivacity", "pairs", "drift", "batches"]
+    assert list(summary) == ["dynamics", "strivacity", "pairs", "drift", "batches", "problems"]
+    assert summary["problems"] == {"phone": 0}
     assert list(summary["dynamics"]) == ["records", "matched", "only", "review",
                                          "duplicate_groups", "invalid_email", "review_reasons"]
     assert list(summary["pairs"]) == ["total", "by_link", "by_email"]
@@ -98,7 +100,7 @@ def test_migrate_csv_is_import_safe(tmp_path: Path) -> None:
     header, row = rows[0], rows[1]
     cell = dict(zip(header, row, strict=True))
     assert cell["identities.phone.id"] == "+33612345678"  # E.164 kept verbatim
-    assert cell["name.familyName"] == "'-Minus"  # formula-looking cell neutralised
+    assert cell["name.familyName"] == "-Minus"  # an import file is exact: never neutralised
     assert cell["name.middleName"] == ""  # missing: empty, never null/NaN
     assert cell["addresses.streetAddress"] == "1, Main St"
     for bad in ("null", "NaN", "nan", "n/a", "<NA>", " ,", ", "):
@@ -107,13 +109,16 @@ def test_migrate_csv_is_import_safe(tmp_path: Path) -> None:
 
 def test_drift_csv_neutralises_formulas(tmp_path: Path) -> None:
     rows = _rows(_result().write(tmp_path) / "drift.csv")
-    assert ["c1", "a1", "a@x.com", "given_name", "'=HYPERLINK(1)", "Ann", "update_dynamics"] in rows
+    assert ["c1", "a1", "a@x.com", "given_name", "'=HYPERLINK(1)", "Ann", "update_dynamics",
+            ""] in rows
 
 
 @pytest.mark.parametrize(("value", "written"), [
     ("=1+2", "'=1+2"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2", "'-2"),
     ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\nx"), ("a\r\nb", "a\nb"),
-    ("+12025550100", "+12025550100"),
+    ("+12025550100", "'+12025550100"), ("+1 512 555 0101", "'+1 512 555 0101"),
+    ("004930123456", "'004930123456"), ("15125550100", "15125550100"),
+    ("151255501001", "'151255501001"), ("78701", "78701"), ("0", "0"),
     ("  padded  ", "padded"), ("plain", "plain"), (None, ""),
 ])
 def test_safe_csv_cells(tmp_path: Path, value: str | None, written: str) -> None:
@@ -126,7 +131,7 @@ def test_safe_csv_numbers_bools_and_times(tmp_path: Path) -> None:
         "big": [12345678901234.0, np.nan], "n": [1, 2], "flag": pd.array([True, None], "boolean"),
         "at": pd.to_datetime(["2024-03-01T10:00:00Z", None], utc=True)})
     rows = _rows(safe_csv(frame, tmp_path / "x.csv"))
-    assert rows == [["big", "n", "flag", "at"], ["12345678901234", "1", "true",
+    assert rows == [["big", "n", "flag", "at"], ["'12345678901234", "1", "true",
                                                  "2024-03-01T10:00:00Z"], ["", "2", "", ""]]
     assert "\r" not in (tmp_path / "x.csv").read_text()
 
