@@ -232,6 +232,11 @@ def test_bad_timestamp_names_line(tmp_path: Path) -> None:
 
 # --- reading large files without a copy in memory ------------------------------------------
 
+def _copies(n: int) -> list[dict]:
+    """``n`` copies of RECORDS, each record with an id of its own."""
+    return [{**r, "id": f"{r['id']}-{k}"} for k in range(n) for r in RECORDS]
+
+
 def test_ndjson_whose_later_records_bring_new_fields(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     # The streaming reader takes its schema from the first block; a field or type first seen
@@ -239,7 +244,7 @@ def test_ndjson_whose_later_records_bring_new_fields(tmp_path: Path,
     monkeypatch.setattr(readers, "STREAM_BLOCK", 512)
     late = {**RECORDS[2], "id": "acc-9", "enabled": False,
             "accountInfo": {"name": {"middleName": "Q"}}, "nickname": "Jojo"}
-    frame = read_strivacity(write_lines(tmp_path / "a.ndjson", [*RECORDS * 4, late]))
+    frame = read_strivacity(write_lines(tmp_path / "a.ndjson", [*_copies(4), late]))
     assert frame["record_id"].tolist()[-1] == "acc-9" and len(frame) == 13
     assert frame["middle_name"].tolist()[-1] == "Q" and frame["active"].tolist()[-1] is False
     assert frame["raw_nickname"].tolist()[-1] == "Jojo"
@@ -248,7 +253,7 @@ def test_ndjson_whose_later_records_bring_new_fields(tmp_path: Path,
 
 def test_ndjson_streamed_in_small_blocks_matches_one_block(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write_lines(tmp_path / "a.ndjson", RECORDS * 50)
+    path = write_lines(tmp_path / "a.ndjson", _copies(50))
     whole = read_strivacity(path)
     monkeypatch.setattr(readers, "STREAM_BLOCK", 1024)
     pd.testing.assert_frame_equal(read_strivacity(path), whole)
