@@ -7,17 +7,17 @@ per distinct value.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import TypeAlias
 
 import pandas as pd
-import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 from email_validator import EmailNotValidError, validate_email
+
+from recon import phones
 
 STRING = pd.ArrowDtype(pa.string())
 
@@ -31,6 +31,10 @@ _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _FAST_EMAIL = rf"^{_LOCAL}@({_LABEL}\.)+[a-z]{{2,63}}$"
 # TLDs email-validator treats as special use; they take the slow, authoritative path.
 _SPECIAL_TLD = r"\.(arpa|invalid|local|localhost|onion|test)$"
+#: A label with ``--`` in third and fourth place is an A-label (``xn--``) or refused by IDNA
+#: 2008: either way email-validator must decide.
+_HYPHENS34 = r"(@|\.)[a-z0-9][a-z0-9-]--"
+_MAX_ADDRESS = 254
 _PY_EDGE = "\u00a0\u200b\u200c\u200d\u2060\ufeff"
 #: The characters of ``_EDGE`` (RE2's ``\s`` is ``[\t\n\f\r ]``), for the trim kernel.
 _EDGE_CHARS = "\t\n\f\r " + _PY_EDGE
@@ -97,12 +101,52 @@ def _any(mask: pa.ChunkedArray | pa.Array) -> bool:
 def email_key(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Return ``(email_key, email_status)`` for raw addresses (DESIGN §5).
 
-    The key is trimmed, unwrapped (``mailto:``, ``<>``), NFC, lower-cased, with an ASCII (IDNA)
-    domain and no trailing dot. ``email_status`` is ``ok``, ``missing`` or ``invalid``;
-    the key is NA unless the status is ``ok``.
+    The key is trimmed, unwrapped (``mailto:``, ``<>``), NFC, lower-cased, with the domain in
+    ASCII under IDNA 2008 / UTS #46 (as email-validator and mail systems read it) and no
+    trailing dot. ``email_status`` is ``ok``, ``missing`` or ``invalid``; the key is NA unless
+    the status is ``ok``.
     """
     key, status = _spread(_arrow(values), _email_keys)
     return _series(key, values.index), _series(status, values.index)
+
+
+def email_address(values: pd.Series) -> pd.Series:
+    """The addresses as their sources hold them, made clean: what batches carry, never the key.
+
+    Trimmed (NBSP and zero-width spaces too), unwrapped from ``mailto:`` and ``<>``, NFC, a
+    trailing dot dropped; case and Unicode domains kept. Blank becomes NA.
+    """
+    return _series(_spread(_arrow(values), _addresses)[0], values.index)
+
+
+def _addresses(arr: Values) -> list[Values]:
+    bare = _unwrapped(arr)
+    if not pc.all(pc.string_is_ascii(bare)).as_py():
+        bare = pc.utf8_normalize(bare, "NFC")
+    return [pc.if_else(pc.fill_null(pc.equal(pc.utf8_length(bare), 0), True), _NULL, bare)]
+
+
+def _unwrapped(arr: Values) -> Values:
+    """Edges trimmed, ``mailto:``/``<>`` (either inside the other) and a trailing dot removed."""
+    bare = pc.replace_substring_regex(arr, _TRIM, "")
+    for _ in range(2):
+        bare = pc.replace_substring_regex(bare, _WRAPPER, "")
+        bare = pc.replace_substring_regex(bare, _TRIM, "")
+    return pc.replace_substring_regex(bare, r"\.$", "")
+
+
+def _fast_emails(lowered: Values, ascii_: Values) -> Values:
+    """True where a plain ASCII address's key is just its lower-case form.
+
+    email-validator agrees on these (a property test holds them together): dot-atom local
+    part, LDH labels without ``--`` in third and fourth place (so no
+    A-labels to check), an alphabetic TLD that is not special-use, at most 254 characters.
+    """
+    plain = pc.and_(ascii_, pc.match_substring_regex(lowered, _FAST_EMAIL))
+    plain = pc.and_(plain, pc.invert(pc.match_substring_regex(lowered, _SPECIAL_TLD)))
+    plain = pc.and_(plain, pc.invert(pc.match_substring_regex(lowered, _HYPHENS34)))
+    plain = pc.and_(plain, pc.less_equal(pc.utf8_length(lowered), _MAX_ADDRESS))
+    return pc.fill_null(plain, False)
 
 
 def _email_keys(arr: Values) -> list[Values]:
@@ -111,9 +155,7 @@ def _email_keys(arr: Values) -> list[Values]:
     Such an address has nothing to trim or unwrap, so its key is just its lower-case form.
     """
     lowered = pc.utf8_lower(arr)
-    plain = pc.and_(pc.string_is_ascii(arr), pc.match_substring_regex(lowered, _FAST_EMAIL))
-    plain = pc.fill_null(pc.and_(plain, pc.invert(pc.match_substring_regex(lowered,
-                                                                            _SPECIAL_TLD))), False)
+    plain = _fast_emails(lowered, pc.string_is_ascii(arr))
     key = pc.if_else(plain, lowered, _NULL)
     status = pc.if_else(plain, "ok", "missing")
     rest = pc.and_(pc.invert(plain), pc.is_valid(arr))
@@ -125,15 +167,10 @@ def _email_keys(arr: Values) -> list[Values]:
 
 def _email_keys_exact(arr: Values) -> tuple[pa.Array, pa.Array]:
     """Keys and statuses of non-null addresses that need trimming, unwrapping or validation."""
-    trimmed = pc.replace_substring_regex(arr, _TRIM, "")
-    bare = pc.replace_substring_regex(trimmed, _WRAPPER, "")
-    bare = pc.replace_substring_regex(bare, _TRIM, "")
-    bare = pc.replace_substring_regex(bare, r"\.$", "")
+    bare = _unwrapped(arr)
     lowered = pc.utf8_lower(bare)
     missing = pc.fill_null(pc.equal(pc.utf8_length(bare), 0), True)
-    fast = pc.and_(pc.string_is_ascii(trimmed), pc.match_substring_regex(lowered, _FAST_EMAIL))
-    fast = pc.and_(fast, pc.invert(pc.match_substring_regex(lowered, _SPECIAL_TLD)))
-    fast = pc.fill_null(fast, False)
+    fast = _fast_emails(lowered, pc.string_is_ascii(arr))
     key = pc.if_else(fast, lowered, _NULL)
     slow = pc.invert(pc.or_(fast, missing))
     if _any(slow):
@@ -148,27 +185,32 @@ def _flat(values: Values) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
+def _clean_one(raw: str) -> str:
+    """``email_address`` of one value, in Python (the key's slow path starts from it)."""
+    text = unicodedata.normalize("NFC", str(raw)).strip().strip(_PY_EDGE).strip()
+    for _ in range(2):
+        if text[:7].lower() == "mailto:":
+            text = text[7:]
+        text = text.removeprefix("<").removesuffix(">").strip().strip(_PY_EDGE).strip()
+    return text.rstrip(".")
+
+
 @lru_cache(maxsize=65536)
 def _email_key_one(raw: str) -> str | None:
-    """The slow, authoritative path: one address through email-validator, or None."""
-    text = unicodedata.normalize("NFC", str(raw)).strip().strip(_PY_EDGE).strip()
-    if text[:7].lower() == "mailto:":
-        text = text[7:]
-    text = text.removeprefix("<").removesuffix(">").strip().strip(_PY_EDGE).strip()
-    text = text.lower().rstrip(".")
+    """The slow, authoritative path: one address through email-validator, or None.
+
+    email-validator maps the domain under UTS #46 and encodes it with IDNA 2008 (the ``idna``
+    package), and applies the length limits; the key is its local part lower-cased and its
+    ASCII domain.
+    """
+    text = _clean_one(raw).lower()
     if not text or text.count("@") != 1:
         return None
-    local, domain = text.split("@")
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
-    candidate = f"{local}@{ascii_domain}"
-    try:
-        validate_email(candidate, check_deliverability=False)
+        valid = validate_email(text, check_deliverability=False)
     except EmailNotValidError:
         return None
-    return candidate
+    return f"{valid.local_part.lower()}@{valid.ascii_domain.lower()}"
 
 
 def text(values: pd.Series) -> pd.Series:
@@ -186,46 +228,32 @@ def _texts(arr: Values) -> list[Values]:
     return [pc.if_else(pc.fill_null(pc.equal(pc.utf8_length(arr), 0), True), _NULL, arr)]
 
 
-_E164 = r"^\+[1-9][0-9]{6,14}$"
-_PHONE_JUNK = r"[\s\x{00a0}().\-/]"
-
-
 def phone(values: pd.Series, region: str | None = None) -> pd.Series:
-    """E.164 form of phone numbers; a value that cannot be parsed is kept as trimmed text.
+    """E.164 form of phone numbers; NA for a blank value and for one that cannot be parsed.
 
-    ``region`` (e.g. ``"US"``) reads national numbers; without it only international ones parse.
-    Numbers already in E.164 skip the parser.
+    ``region`` (e.g. ``"US"``) reads national numbers; without it only international ones
+    parse. A value already in strict E.164 that libphonenumber would keep as it is skips the
+    parser (``recon.phones``); everything else goes through libphonenumber.
     """
     return _series(_spread(_arrow(values), partial(_phones, region=region))[0], values.index)
 
 
+def phone_problems(values: pd.Series, region: str | None = None) -> pd.Series:
+    """Why each phone cannot be read (plain words), NA where it is blank or parses."""
+    return _series(_spread(_arrow(values), partial(_phones, region=region))[1], values.index)
+
+
 def _phones(arr: Values, region: str | None) -> list[Values]:
-    """``phone`` over arrow values."""
-    squeezed = pc.replace_substring_regex(arr, _PHONE_JUNK, "")
-    squeezed = pc.replace_substring_regex(squeezed, r"^00", "+")
-    fast = pc.fill_null(pc.match_substring_regex(squeezed, _E164), False)
-    empty = pc.fill_null(pc.equal(pc.utf8_length(squeezed), 0), True)
-    out = pc.if_else(fast, squeezed, _NULL)
+    """E.164 numbers and problems over arrow values."""
+    trimmed = pc.utf8_trim(arr, _EDGE_CHARS)
+    fast = pc.fill_null(pc.match_substring_regex(trimmed, phones.strict_e164()), False)
+    empty = pc.fill_null(pc.equal(pc.utf8_length(trimmed), 0), True)
+    out = pc.if_else(fast, trimmed, _NULL)
+    problem = pa.nulls(len(arr), pa.string())
     slow = pc.invert(pc.or_(fast, empty))
     if _any(slow):
         raw = pc.filter(arr, slow).to_pylist()
-        mapping = {u: _phone_one(u, region) for u in set(raw)}
-        out = _patch(out, slow, pa.array([mapping[v] for v in raw], pa.string()))
-    return [out]
-
-
-@lru_cache(maxsize=65536)
-def _phone_one(raw: str, region: str | None) -> str | None:
-    """One number through libphonenumber; unparseable ones as trimmed text, blank ones as None."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return _squeezed(raw)
-    if not phonenumbers.is_possible_number(number):
-        return _squeezed(raw)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _squeezed(raw: str) -> str | None:
-    # Python's whitespace is wider than RE2's (e.g. U+000B, U+3000): such a value is blank.
-    return re.sub(r"\s+", " ", raw.strip()) or None
+        mapping = {u: phones.parse_one(u, region) for u in set(raw)}
+        out = _patch(out, slow, pa.array([mapping[v][0] for v in raw], pa.string()))
+        problem = _patch(problem, slow, pa.array([mapping[v][1] for v in raw], pa.string()))
+    return [out, problem]

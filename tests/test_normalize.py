@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pandas as pd
+import phonenumbers
 import pytest
+from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recon.normalize import STRING, email_key, phone, text
+from recon import normalize as normalize_module
+from recon import phones
+from recon.normalize import STRING, email_address, email_key, phone, phone_problems, text
 
 
 def key_of(raw: object) -> tuple[object, str]:
@@ -32,6 +39,76 @@ def key_of(raw: object) -> tuple[object, str]:
 ])
 def test_email_key_ok(raw: str, expected: str) -> None:
     assert key_of(raw) == (expected, "ok")
+
+
+@pytest.mark.parametrize(("one", "other"), [
+    ("x@straße.de", "x@strasse.de"),  # IDNA 2008 keeps ß; IDNA 2003 folded it to ss
+    ("x@faß.de", "x@fass.de"),
+    ("x@βόλος.com", "x@βόλοσ.com"),  # final sigma is kept
+    ("x@straße.example", "x@strasse.example"),
+])
+def test_idna_2008_tells_these_domains_apart(one: str, other: str) -> None:
+    key_one, key_other = key_of(one), key_of(other)
+    assert key_one[1] == "ok" and key_other[1] == "ok"
+    assert key_one[0] != key_other[0]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("x@straße.de", "x@xn--strae-oqa.de"),
+    ("X@XN--STRAE-OQA.DE", "x@xn--strae-oqa.de"),  # an A-label reads as its U-label does
+    ("Anna@Straße.de", "anna@xn--strae-oqa.de"),
+    ("x@ＥＸＡＭＰＬＥ.com", "x@example.com"),  # UTS #46 maps full-width letters
+])
+def test_email_key_idna_2008(raw: str, expected: str) -> None:
+    assert key_of(raw) == (expected, "ok")
+
+
+@pytest.mark.parametrize("raw", [
+    "x@" + "a" * 64 + ".com",  # a label over 63
+    "x@" + ".".join(["a" * 63] * 4) + ".com",  # address over 254
+    "x@ab--cd.com",  # hyphens in third and fourth place (IDNA 2008)
+    "x@0---0.com", "x@sub.a---b.com",
+    "x@xn--zz.com",  # an A-label that does not decode
+    "x@-example.com", "x@example-.com",
+])
+def test_email_key_refuses_what_email_validator_refuses(raw: str) -> None:
+    assert key_of(raw) == (None, "invalid")
+    with pytest.raises(EmailNotValidError):
+        validate_email(raw, check_deliverability=False)
+
+
+ascii_part = st.text("abz09-._+'", min_size=1, max_size=70)
+ascii_email = st.builds(lambda local, labels, tld: f"{local}@{'.'.join(labels)}.{tld}",
+                        ascii_part, st.lists(st.text("abz09-", min_size=1, max_size=66),
+                                             min_size=1, max_size=5),
+                        st.sampled_from(["com", "de", "test", "xn--p1ai", "c0m", "io"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(ascii_email, min_size=1, max_size=5))
+def test_ascii_fast_path_equals_email_validator(values: list[str]) -> None:
+    # The vectorised fast path must give the key the authoritative path gives, or none.
+    keys, _ = email_key(pd.Series(values, dtype=object))
+    for raw, key in zip(values, keys, strict=True):
+        want = normalize_module._email_key_one(raw)
+        assert (pd.isna(key) and want is None) or key == want, raw
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("  Anna@Straße.de ", "Anna@Straße.de"),  # case and the Unicode domain are kept
+    ("<mailto:Jo@Example.com>", "Jo@Example.com"),
+    ("mailto:<Jo@Example.com>", "Jo@Example.com"),
+    ("\u00a0jo@example.com\u200b", "jo@example.com"),
+    ("zoe\u0308@example.com", "zoë@example.com"),  # NFC
+    ("Jo@Example.com.", "Jo@Example.com"),
+    ("JO@XN--STRAE-OQA.DE", "JO@XN--STRAE-OQA.DE"),  # not decoded, not lower-cased
+])
+def test_email_address_is_the_source_value_cleaned(raw: str, expected: str) -> None:
+    assert email_address(pd.Series([raw])).iloc[0] == expected
+
+
+def test_email_address_blank_is_na() -> None:
+    assert email_address(pd.Series(["", None, " \u200b "], dtype=object)).isna().all()
 
 
 def test_gmail_dots_and_tags_are_not_folded() -> None:
@@ -84,11 +161,69 @@ def test_text_nfc_and_nfd_are_equal() -> None:
     ("+33.1.23.45.67.89", None, "+33123456789"),
     ("(415) 555-0100", "US", "+14155550100"),
     ("020 7946 0958", "GB", "+442079460958"),
-    ("020 7946 0958", None, "020 7946 0958"),  # national without a region: kept as text
-    ("call me  maybe", None, "call me maybe"),
+    # The UK trunk 0 after the country code: one number, never +4402079460958.
+    ("+44 (0)20 7946 0958", None, "+442079460958"),
+    ("+4402079460958", None, "+442079460958"),
+    ("+44 020 7946 0958", None, "+442079460958"),
+    ("+49 (0)30 1234567", None, "+49301234567"),
+    ("+390612345678", None, "+390612345678"),  # Italy's leading 0 is part of the number
+    ("+39 06 1234 5678", None, "+390612345678"),
+    ("+1 (415) 555-0199", None, "+14155550199"),
+    ("tel:+1-415-555-0100", None, "+14155550100"),
+    ("  +14155550100 ", None, "+14155550100"),
+    ("415.555.0100", "US", "+14155550100"),
+    ("011 44 20 7946 0958", "US", "+442079460958"),  # the US international prefix
+    ("+44 20 7946 0958", "US", "+442079460958"),  # a region never overrides a +code
 ])
 def test_phone(raw: str, region: str | None, expected: str) -> None:
     assert phone(pd.Series([raw]), region).iloc[0] == expected
+    assert pd.isna(phone_problems(pd.Series([raw]), region).iloc[0])
+
+
+@pytest.mark.parametrize(("raw", "region", "why"), [
+    ("020 7946 0958", None, "no phone_region"),  # national without a region
+    ("(415) 555-0100", None, "no phone_region"),
+    ("call me  maybe", None, "not a phone number"),
+    ("+999 123 4567", None, "unknown country calling code"),
+    ("+89161234567", None, "unknown country calling code"),
+    ("+1 415 555", None, "not a possible number for country code +1"),
+    ("12", "US", "not a possible number"),
+    ("+4412345678901234", None, "not a possible number"),
+])
+def test_unreadable_phone_is_na_with_a_reason(raw: str, region: str | None, why: str) -> None:
+    assert pd.isna(phone(pd.Series([raw]), region).iloc[0])
+    assert why in phone_problems(pd.Series([raw]), region).iloc[0]
+
+
+def test_phone_region_pairs_national_with_international() -> None:
+    national, international = pd.Series(["(415) 555-0100"]), pd.Series(["+14155550100"])
+    assert phone(national, "US").iloc[0] == phone(international, "US").iloc[0]
+    assert pd.isna(phone(national).iloc[0])  # no default region: not guessed
+
+
+def test_strict_e164_fast_path_agrees_with_libphonenumber() -> None:
+    # Every number the fast expression accepts, libphonenumber returns unchanged; a seeded
+    # sweep over every country calling code and every length.
+    pattern = re.compile(phones.strict_e164())
+    rng = random.Random(7)
+    accepted = 0
+    for code in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
+        for length in range(1, 16 - len(str(code))):
+            for _ in range(6):
+                number = f"+{code}" + "".join(rng.choices("0123456789", k=length))
+                if pattern.match(number):
+                    accepted += 1
+                    assert phones.parse_one(number, None) == (number, None), number
+    assert accepted > 1000  # the fast path is not empty
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True))
+def test_e164_values_give_what_libphonenumber_gives(number: str) -> None:
+    # The vectorised path (fast or not) equals the parser on E.164-shaped input.
+    got = phone(pd.Series([number])).iloc[0]
+    want = phones.parse_one(number, None)[0]
+    assert (pd.isna(got) and want is None) or got == want
 
 
 def test_phone_missing_is_na() -> None:
