@@ -372,3 +372,21 @@ def test_bad_timestamp_among_good_ones_names_its_row() -> None:
     with pytest.raises(InputError) as err:
         to_canonical(raw, source="c.csv", line_of=lambda i: i + 2)
     assert (err.value.line, err.value.column) == (7, "modifiedon")
+
+
+@pytest.mark.parametrize("second", [GUID, GUID.upper(), "{" + GUID + "}", f" {GUID} "])
+def test_a_contactid_on_two_rows_names_both_lines(tmp_path: Path, second: str) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("contactid,emailaddress1\n"
+                    f"{GUID},a@x.com\n{OTHER},b@x.com\n{second},c@x.com\n", encoding="utf-8")
+    error = raises(path)
+    assert (error.line, error.column, error.record) == (4, "contactid", GUID)
+    assert "line 2 and line 4" in str(error) and "appear once" in error.fix
+
+
+def test_a_contactid_on_two_jsonl_rows_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(f'{{"contactid": "{GUID}", "emailaddress1": "a@x.com"}}\n\n'
+                    f'{{"contactid": "{GUID}", "emailaddress1": "b@x.com"}}\n', encoding="utf-8")
+    error = raises(path)
+    assert error.line == 3 and "line 1 and line 3" in str(error)

@@ -8,7 +8,6 @@ nothing is left for a second round. Applying the same run again sends nothing.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

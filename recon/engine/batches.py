@@ -22,8 +22,15 @@ import pyarrow.compute as pc
 
 from recon.engine.attributes import attribute_path
 from recon.engine.drift import source_column
-from recon.engine.keys import DYNAMICS, STRIVACITY, distinct_sorted, series, sort_indices, \
-    strings, take
+from recon.engine.keys import (
+    DYNAMICS,
+    STRIVACITY,
+    distinct_sorted,
+    series,
+    sort_indices,
+    strings,
+    take,
+)
 from recon.engine.matches import Pairs
 from recon.engine.pairing import ONLY, Pairing
 from recon.engine.values import written, written_column

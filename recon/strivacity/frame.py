@@ -28,8 +28,8 @@ from recon.convert import (
 from recon.errors import InputError
 from recon.fields import DEFAULT_FIELDS, MAPPED, RAW_PREFIX, STRIVACITY_COLUMNS, Field, FieldMap
 from recon.normalize import STRING, email_key
-from recon.settings import DEFAULT_STORE
 from recon.parallel import ColumnTask, run_columns
+from recon.settings import DEFAULT_STORE
 
 ID = "id"
 STORE = "store"
