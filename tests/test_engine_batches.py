@@ -207,3 +207,26 @@ def test_texts_of_a_reconciliation_match_its_lines(monkeypatch: pytest.MonkeyPat
     for name in TEXTS:
         assert TEXTS[name](r.batch(name)).to_pylist() == _expected(name, r.batch(name)), name
         assert len(TEXTS[name](r.batch(name))) == r.summary["batches"][name]
+
+
+@pytest.mark.parametrize(("store", "account"), [("default", "a1"), ("eu", "x:y"),
+                                                ("a:b", "c"), ("a", "b:c"), ("ü", "😀")])
+def test_created_contact_ids_are_uuid5_of_store_and_account(store: str, account: str) -> None:
+    import uuid
+
+    from recon.engine.batches import CREATED_CONTACT_NAMESPACE
+    expected = uuid.uuid5(CREATED_CONTACT_NAMESPACE, f"{len(store)}:{store}:{account}")
+    assert created_contact_id(store, account) == str(expected)
+    assert created_contact_id("a:b", "c") != created_contact_id("a", "b:c")
+
+
+def test_a_created_contacts_id_is_written_back_as_its_accounts_link() -> None:
+    r = reconcile(dynamics(), strivacity({"id": "a1", "email": "a@x.com", "family_name": "L",
+                                          "store": "eu"},
+                                         {"id": "a2", "email": "b@x.com", "family_name": "M"}))
+    ids = {line["contactid"] for line in r.batch_lines("create_in_dynamics")}
+    assert ids == {created_contact_id("eu", "a1"), created_contact_id("default", "a2")}
+    assert list(r.batch_lines("update_strivacity")) == [
+        {"operation": "updatePersonalData", "identityStore": store, "accountId": account,
+         "value": {"crm": {"dynamicsContactId": created_contact_id(store, account)}}}
+        for store, account in (("eu", "a1"), ("default", "a2"))]

@@ -10,7 +10,7 @@ applying both batches leaves nothing to do on the next run.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import uuid
 from dataclasses import dataclass
 from functools import partial
@@ -42,9 +42,10 @@ LANGUAGE = "en-US"
 EMAIL_ID, PHONE_ID = "identities.email.id", "identities.phone.id"
 UPDATE_DYNAMICS_COLUMNS = ("contactid", "etag", "column", "new", "old")
 UPDATE_STRIVACITY_COLUMNS = ("accountId", "identityStore", "attribute", "value")
-#: Namespace of the ids of contacts created from accounts (uuid5 of [store, account id]),
-#: fixed forever: a later run proposing the same contact must give it the same id.
+#: Namespace of the ids of contacts created from accounts, fixed forever: a later run proposing
+#: the same contact must give it the same id.
 CREATED_CONTACT_NAMESPACE = uuid.UUID("acc1f690-28a5-4fb2-b601-38d14e9ba346")
+_NAMESPACE_BYTES = CREATED_CONTACT_NAMESPACE.bytes
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,17 @@ def _rows(frame: pd.DataFrame, positions: np.ndarray, fields: FieldMap) -> pd.Da
 
 
 def created_contact_id(store: str, account_id: str) -> str:
-    """The contactid of the contact created from an account: the same for the same account."""
-    return str(uuid.uuid5(CREATED_CONTACT_NAMESPACE, json.dumps([store, account_id])))
+    """The contactid of the contact created from an account: the same for the same account.
+
+    ``uuid.uuid5(CREATED_CONTACT_NAMESPACE, f"{len(store)}:{store}:{account_id}")`` (the length
+    keeps store and id apart whatever they hold), computed directly: it runs once per account.
+    """
+    name = f"{len(store)}:{store}:{account_id}".encode()
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True)

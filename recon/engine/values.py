@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recon import normalize
-from recon.engine.keys import DYNAMICS, STRIVACITY, series, strings
+from recon.engine.keys import DYNAMICS, STRIVACITY, series, sort_indices, strings
 from recon.fields import Field, FieldMap
 from recon.normalize import STRING
 
@@ -82,25 +82,36 @@ def written_column(frame: pd.DataFrame, field: Field, target: str,
 
 def problems(dynamics: pd.DataFrame, strivacity: pd.DataFrame, fields: FieldMap) -> pd.DataFrame:
     """Every phone (of a ``phone`` field) on either side that cannot be parsed, with why:
-    such a value is never written, so the run folder says which record, field and value."""
-    parts = []
-    for side, frame in ((DYNAMICS, dynamics), (STRIVACITY, strivacity)):
-        for field in fields.fields:
-            if field.comparer != "phone":
-                continue
-            reason = normalize.phone_problems(frame[field.name], fields.phone_region)
-            bad = reason.notna().to_numpy(dtype=bool)
-            rows = frame.loc[bad]
-            parts.append(pd.DataFrame({
-                "side": pd.Series([side] * len(rows), dtype=STRING),
-                "record_id": rows["record_id"].astype(STRING).reset_index(drop=True),
-                "field": pd.Series([field.name] * len(rows), dtype=STRING),
-                "value": rows[field.name].astype(STRING).reset_index(drop=True),
-                "reason": reason[bad].astype(STRING).reset_index(drop=True)}))
-    if not parts:
-        return pd.DataFrame({c: pd.Series([], dtype=STRING) for c in PROBLEM_COLUMNS})
-    out = pd.concat(parts, ignore_index=True)
-    return out.sort_values(["side", "record_id", "field"], ignore_index=True)
+    such a value is never written, so the run folder says which record, field and value.
+    Sorted by side, record id, then field-map order."""
+    phones = [f.name for f in fields.fields if f.comparer == "phone"]
+    parts = [_side_problems(side, frame, phones, fields.phone_region)
+             for side, frame in ((DYNAMICS, dynamics), (STRIVACITY, strivacity))]
+    table = pa.concat_tables(parts) if parts else None
+    return pd.DataFrame({c: series(table[c]) if table is not None else pd.Series([], dtype=STRING)
+                         for c in PROBLEM_COLUMNS})
+
+
+def _side_problems(side: str, frame: pd.DataFrame, phones: list[str],
+                   region: str | None) -> pa.Table:
+    ids, names, found, reasons = [], [], [], []
+    for name in phones:
+        reason = strings(normalize.phone_problems(frame[name], region))
+        bad = pc.is_valid(reason)
+        ids.append(strings(frame["record_id"]).filter(bad))
+        found.append(strings(frame[name]).filter(bad))
+        reasons.append(reason.filter(bad))
+        names.append(pa.array([name] * len(reasons[-1]), pa.string()))
+    record = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
+    order = pa.array(sort_indices(record))  # stable: a record's fields stay in map order
+    columns = {"record_id": record, "field": _concat(names), "value": _concat(found),
+               "reason": _concat(reasons)}
+    return pa.table({"side": pa.array([side] * len(record), pa.string()),
+                     **{k: v.take(order) for k, v in columns.items()}})
+
+
+def _concat(arrays: list[pa.Array]) -> pa.Array:
+    return pa.concat_arrays(arrays) if arrays else pa.array([], pa.string())
 
 
 def problem_counts(problems: pd.DataFrame, fields: FieldMap) -> dict[str, int]:
