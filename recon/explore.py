@@ -42,7 +42,9 @@ class Part:
         from itables import to_html_datatable  # the notebooks extra; only a page needs it
 
         # maxBytes=0: itables must not downsample; the rows are already cut to the page.
-        return to_html_datatable(self.rows, caption=self.caption, maxBytes=0, connected=False,
+        # Blanks show as empty cells, not NaN.
+        shown = self.rows.astype("string").fillna("")
+        return to_html_datatable(shown, caption=self.caption, maxBytes=0, connected=False,
                                  showIndex=False)
 
     def __repr__(self) -> str:

@@ -1,21 +1,21 @@
 """Retry policy as an immutable value decided by pure functions; one place sleeps.
 
 Dataverse and Strivacity both throttle with 429 + ``Retry-After`` and occasionally fail with
-5xx/408 (reference/dataverse.md §3). The policy answers "retry, and after how long?" from the
-method, the status, the ``Retry-After`` header and the attempts so far; the caller calls
-``policy.sleep`` with the answer. Tests pass ``RetryPolicy(backoff_base=0, sleep=waits.append)``
-instead of patching ``time.sleep``.
+5xx/408 (reference/dataverse.md §3); Strivacity throttles without ``Retry-After`` and says when
+its buckets reset instead. The policy answers "retry, and after how long?" from the method, the
+status, ``Retry-After`` (or the reset), and the attempts so far; ``recon.http.ServiceClient``,
+the one retry loop, calls ``policy.sleep`` with the answer. Tests pass
+``RetryPolicy(backoff_base=0, sleep=waits.append)`` instead of patching ``time.sleep``.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Protocol, TypeVar
 
 #: Methods that can be repeated without changing the outcome (RFC 9110 idempotent methods).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -57,23 +57,30 @@ class RetryPolicy:
         return delay / 2 + rng.uniform(0, delay / 2)
 
     def wait(self, method: str, status: int | None, retry_after: str | None, attempt: int,
-             waited: float, rng: random.Random) -> float | None:
+             waited: float, rng: random.Random, *, reset: float | None = None,
+             idempotent: bool = False) -> float | None:
         """Seconds to wait before the next try, or None to give up.
 
         ``status`` None means the request never got an answer (connection error, timeout):
         retried like a transient error. ``attempt`` is the number of tries made so far minus
-        one; ``waited`` the seconds already spent waiting for this request.
+        one; ``waited`` the seconds already spent waiting for this request. ``reset`` is the
+        wait a throttled answer's rate-limit headers ask for (Strivacity sends no
+        ``Retry-After``); ``idempotent`` says repeating this request cannot write twice.
         """
         if attempt + 1 >= self.max_attempts:
             return None
+        safe = idempotent or method.upper() in self.safe_methods
         if status is None:
-            if method.upper() not in self.safe_methods:
+            if not safe:
                 return None
-        elif not self.is_retry(method, status):
+        elif not (status == THROTTLED or (status in TRANSIENT and safe)):
             return None
-        server = parse_retry_after(retry_after) if status == THROTTLED else None
-        delay = (min(server, self.max_retry_after) if server is not None
-                 else self.backoff(attempt, rng))
+        delay = self.backoff(attempt, rng)
+        if status == THROTTLED:
+            server = parse_retry_after(retry_after)
+            server = reset if server is None else server
+            if server is not None:
+                delay = min(server, self.max_retry_after)
         return delay if waited + delay <= self.max_wait else None
 
 
@@ -93,46 +100,6 @@ def parse_retry_after(header: str | None, now: datetime | None = None) -> float 
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-class Answer(Protocol):
-    """What a retried call returns: a status and headers (a ``requests.Response`` fits)."""
-
-    @property
-    def status_code(self) -> int: ...
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-
-
-A = TypeVar("A", bound=Answer)
-
-
-def send_with_retries(policy: RetryPolicy, method: str, send: Callable[[], A | None], *,
-                      rng: random.Random, renew: Callable[[], None] | None = None
-                      ) -> tuple[A | None, int]:
-    """Call ``send`` until it succeeds or the policy gives up; the one place that sleeps.
-
-    ``send`` returns None when no answer came (connection error). A 401 calls ``renew`` (drop
-    the cached token) and tries once more. Returns the last answer and the number of tries.
-    """
-    waited, attempt, renewed = 0.0, 0, False
-    while True:
-        answer = send()
-        status = None if answer is None else answer.status_code
-        if status is not None and status < 400:
-            return answer, attempt + 1
-        if status == 401 and renew is not None and not renewed:
-            renew()
-            renewed = True
-            continue
-        retry_after = answer.headers.get("Retry-After") if answer is not None else None
-        delay = policy.wait(method, status, retry_after, attempt, waited, rng)
-        if delay is None:
-            return answer, attempt + 1
-        policy.sleep(delay)
-        waited += delay
-        attempt += 1
 
 
 #: A policy for tests and the emulator: no backoff, nothing slept, server waits capped at 0.

@@ -1,10 +1,9 @@
-"""The $batch builder and parser, and the create rate limit, without a server."""
+"""The $batch builder and parser, without a server."""
 
 from __future__ import annotations
 
-from recon.apply.dynamics import assign, build_batch, parse_batch
+from recon.apply.dynamics import DataverseTarget, assign, build_batch, parse_batch
 from recon.apply.plan import Operation
-from recon.apply.strivacity import RateLimit
 
 OPS = [Operation("update_dynamics", n, f"id{n}", "PATCH", f"contacts(id{n})",
                  {"firstname": f"F{n}"}, etag=f'W/"{n}"') for n in (1, 2, 3)]
@@ -45,14 +44,59 @@ def test_odata_shape_bare_failing_part_maps_by_position() -> None:
     assert [answers[op.key].status for op in OPS] == [204, 412, 204]
 
 
-def test_rate_limit_spaces_calls() -> None:
-    clock, slept = [0.0], []
+class _Answer:
+    def __init__(self, text: str) -> None:
+        self.status_code, self.text, self.reason, self.url = 200, text, "OK", "https://o/$batch"
+        self.headers = {"Content-Type": "multipart/mixed; boundary=r"}
 
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock[0] += seconds
 
-    limit = RateLimit(4, clock=lambda: clock[0], sleep=sleep)
-    for _ in range(3):
-        limit.wait()
-    assert slept == [0.25, 0.25]
+class _Session:
+    def __init__(self, *texts: str) -> None:
+        self.texts, self.bodies = list(texts), []  # type: ignore[var-annotated]
+
+    def request(self, method: str, url: str, **kwargs: object) -> _Answer:
+        self.bodies.append(kwargs["data"])
+        return _Answer(self.texts.pop(0))
+
+
+class _Tokens:
+    def token(self) -> str:
+        return "t"
+
+    def invalidate(self) -> None:
+        pass
+
+
+THROTTLED = ('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 4\r\nContent-Type: '
+             'application/json\r\n\r\n{"error":{"code":"0x80072322","message":"Slow down."}}')
+
+
+def _changesets(*parts: str) -> str:
+    return "".join(f"--r\r\nContent-Type: multipart/mixed; boundary=c{n}\r\n\r\n--c{n}\r\n"
+                   f"{_http(part, str(n))}\r\n--c{n}--\r\n"
+                   for n, part in enumerate(parts, start=1)) + "--r--\r\n"
+
+
+def test_throttled_parts_go_again_in_the_clients_one_loop_and_only_they() -> None:
+    from recon.dynamics.client import service_client
+    from recon.retry import RetryPolicy
+    waits: list[float] = []
+    session = _Session(_changesets(OK, THROTTLED, OK), _changesets(OK))
+    client = service_client(session, _Tokens(), RetryPolicy(sleep=waits.append))  # type: ignore[arg-type]
+    outcomes = DataverseTarget(client, "https://o").send(OPS)
+    assert [o.state for o in outcomes] == ["done", "done", "done"]
+    assert waits == [4.0], "the throttled part's Retry-After, slept once by the client"
+    first, second = (bytes(b).decode() for b in session.bodies)
+    assert first.count("PATCH ") == 3 and second.count("PATCH ") == 1
+    assert "contacts(id2)" in second and "contacts(id1)" not in second
+
+
+def test_a_part_still_throttled_when_the_policy_gives_up_is_failed_with_its_error() -> None:
+    from recon.dynamics.client import service_client
+    from recon.retry import RetryPolicy
+    session = _Session(*[_changesets(THROTTLED)] * 3)
+    policy = RetryPolicy(max_attempts=3, sleep=lambda _s: None)
+    client = service_client(session, _Tokens(), policy)  # type: ignore[arg-type]
+    [outcome] = DataverseTarget(client, "https://o").send(OPS[:1])
+    assert (outcome.state, outcome.status) == ("failed", 429) and len(session.bodies) == 3
+    assert outcome.error == "Slow down. (0x80072322)"

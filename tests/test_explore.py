@@ -51,3 +51,10 @@ def test_the_page_holds_every_row_of_the_part_without_downsampling() -> None:
 def test_an_empty_search_shows_everything(query: str) -> None:
     part = explore.search(table(3), query)
     assert part.matching == 3 and part.rows.index.tolist() == [0, 1, 2]
+
+
+def test_blanks_show_as_empty_cells_not_nan() -> None:
+    frame = pd.DataFrame({"dynamics_value": ["Marta"], "strivacity_value": [None],
+                          "n": [float("nan")]})
+    html = explore.search(frame)._repr_html_()
+    assert "Marta" in html and "NaN" not in html and "<NA>" not in html and "None" not in html

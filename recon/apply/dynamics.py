@@ -13,7 +13,6 @@ duplicate-key answer means an earlier send created it).
 from __future__ import annotations
 
 import json
-import random
 import re
 import uuid
 from collections.abc import Sequence
@@ -22,9 +21,9 @@ from typing import Any
 
 from recon.apply.journal import CONFLICT, DONE, FAILED, Outcome
 from recon.apply.plan import Operation
-from recon.apply.transport import Transport, error_of, refused
-from recon.dynamics.client import API_PATH
+from recon.dynamics.client import API_PATH, DATAVERSE, error_of
 from recon.errors import HttpError
+from recon.http import ServiceClient
 from recon.multipart import part_headers, split_multipart
 
 DUPLICATE_KEY = "0x80040237"
@@ -114,56 +113,35 @@ def same(current: Any, wanted: Any) -> bool:
 class DataverseTarget:
     """Sends operation batches to one environment and judges every answer."""
 
-    def __init__(self, transport: Transport, base_url: str, rounds: int = 5,
-                 rng: random.Random | None = None) -> None:
-        self.transport = transport
+    def __init__(self, client: ServiceClient, base_url: str) -> None:
+        self.client = client
         self.api = base_url.rstrip("/") + API_PATH
-        self.rounds = rounds
-        self._rng = rng or random.Random()
 
     def send(self, ops: Sequence[Operation]) -> list[Outcome]:
-        """Send ``ops`` as ``$batch`` requests; throttled or failed parts go again."""
-        pending, outcomes = list(ops), {}
-        last: dict[str, Part] = {}
-        for attempt in range(self.rounds):
-            answers = self._post(pending)
-            again = []
-            for op in pending:
-                part = answers.get(op.key)
-                if part is None or part.status in RETRYABLE:
-                    again.append(op)
-                    if part is not None:
-                        last[op.key] = part
-                else:
-                    outcomes[op.key] = self.judge(op, part)
-            pending = again
-            if not pending:
-                break
-            self.transport.retry.sleep(self.transport.retry.backoff(attempt, self._rng))
-        for op in pending:
-            part = last.get(op.key)
-            outcomes[op.key] = Outcome(op.key, FAILED, part.status if part else None,
-                                       _message(part) if part else "no answer in the batch")
-        return [outcomes[op.key] for op in ops]
+        """Send ``ops`` as one ``$batch``; throttled or failed parts go again in the next try.
 
-    def _post(self, ops: Sequence[Operation]) -> dict[str, Part]:
-        boundary = str(uuid.uuid4())
+        The client's one retry loop decides whether and when: each try posts only the parts
+        still unsettled (the body is rebuilt per try), and ``_BatchRound`` judges each answer.
+        """
+        state = _BatchRound(self, list(ops), str(uuid.uuid4()))
         headers = {**ODATA, "Prefer": "odata.continue-on-error",
-                   "Content-Type": f'multipart/mixed; boundary="batch_{boundary}"'}
-        response = self.transport.send("POST", self.api + "$batch",
-                                       data=build_batch(ops, boundary), headers=headers,
-                                       idempotent=True)
-        kind = response.headers.get("Content-Type", "")
-        if response.status_code not in (200, 400) or "multipart" not in kind:
-            raise refused("Dataverse", response, f"POST $batch ({len(ops)} operations)",
-                          "Check the application user's security role (write contacts); "
-                          "run apply again to resume.")
-        try:
-            return assign(ops, parse_batch(response.text, kind))
-        except ValueError as exc:
-            raise HttpError(f"Dataverse sent a $batch answer recon cannot read ({exc}). Run "
-                            "apply again; report the answer if it repeats.",
-                            status=response.status_code) from exc
+                   "Content-Type": f'multipart/mixed; boundary="batch_{state.boundary}"'}
+        response = self.client.send("POST", self.api + "$batch", data=state.body,
+                                    headers=headers, idempotent=True, again=state.judge)
+        if state.unreadable is not None:
+            raise HttpError(f"Dataverse sent a $batch answer recon cannot read "
+                            f"({state.unreadable}). Run apply again; report the answer if it "
+                            "repeats.", status=response.status_code) from state.unreadable
+        if not state.answered:
+            raise DATAVERSE.refused(response, f"POST $batch ({len(ops)} operations)",
+                                    "Check the application user's security role (write "
+                                    "contacts); run apply again to resume.")
+        for op in state.pending:
+            part = state.last.get(op.key)
+            state.outcomes[op.key] = Outcome(op.key, FAILED, part.status if part else None,
+                                             _message(part) if part else
+                                             "no answer in the batch")
+        return [state.outcomes[op.key] for op in ops]
 
     def judge(self, op: Operation, part: Part) -> Outcome:
         """The outcome of one answered operation."""
@@ -183,12 +161,12 @@ class DataverseTarget:
         """The contact's current ``columns`` and ``@odata.etag``, or None if it is gone."""
         select = ",".join(dict.fromkeys(["contactid", *columns]))
         url = f"{self.api}contacts({contactid})?$select={select}"
-        response = self.transport.send("GET", url, headers=ODATA)
+        response = self.client.send("GET", url, headers=ODATA)
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
-            raise refused("Dataverse", response, f"GET contacts({contactid})",
-                          "Check the application user can read contacts.")
+            raise DATAVERSE.refused(response, f"GET contacts({contactid})",
+                                    "Check the application user can read contacts.")
         row: dict[str, Any] = response.json()
         return row
 
@@ -207,6 +185,50 @@ class DataverseTarget:
         if all(same(row.get(k), v) for k, v in op.body.items()):
             return Outcome(op.key, DONE, 200, note="found applied after a restart")
         return None
+
+
+@dataclass
+class _BatchRound:
+    """One ``$batch`` send across its tries: what is still pending and what each part said."""
+
+    target: DataverseTarget
+    pending: list[Operation]
+    boundary: str
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    last: dict[str, Part] = field(default_factory=dict)
+    answered: bool = False
+    unreadable: ValueError | None = None
+
+    def body(self) -> bytes:
+        return build_batch(self.pending, self.boundary)
+
+    def judge(self, response: Any) -> tuple[int, str | None] | None:
+        """Settle the answered parts; ask for another try while retryable parts remain."""
+        kind = response.headers.get("Content-Type", "")
+        if response.status_code not in (200, 400) or "multipart" not in kind:
+            if response.status_code < 400:
+                return None
+            return response.status_code, response.headers.get("Retry-After")
+        try:
+            answers = assign(self.pending, parse_batch(response.text, kind))
+        except ValueError as exc:
+            self.unreadable = exc
+            return None
+        self.answered = True
+        again: list[Operation] = []
+        for op in self.pending:
+            part = answers.get(op.key)
+            if part is None or part.status in RETRYABLE:
+                again.append(op)
+                if part is not None:
+                    self.last[op.key] = part
+            else:
+                self.outcomes[op.key] = self.target.judge(op, part)
+        self.pending = again
+        if not again:
+            return None
+        part = self.last.get(again[0].key)
+        return (part.status, part.headers.get("retry-after")) if part else (500, None)
 
 
 def _message(part: Part) -> str:

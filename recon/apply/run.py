@@ -150,7 +150,7 @@ def apply_strivacity(plan: Plan, sender: StrivacitySender, journal: Journal) -> 
     updates = plan.batches.get("update_strivacity", [])
     if updates:
         _finish_jobs(updates, sender, journal)
-        todo = _still_to_send(updates, journal, lambda op: None)
+        todo = _still_to_send(updates, journal, sender.resolve)
         if todo:
             journal.write(sending_entries(todo))
             job = sender.submit(todo)

@@ -14,13 +14,17 @@ from typing import Any, Protocol
 from recon.apply.dynamics import API_PATH, DataverseTarget, build_batch
 from recon.apply.journal import Outcome
 from recon.apply.plan import Operation
-from recon.apply.strivacity import API, SCOPES, RateLimit, StrivacityTarget
-from recon.apply.transport import Transport
+from recon.apply.strivacity import API, SCOPES, StrivacityTarget
+from recon.dynamics import client as dataverse
 from recon.dynamics.auth import MsalTokenSource
 from recon.http import build_session
 from recon.retry import RetryPolicy
 from recon.settings import DataverseSettings, StrivacitySettings
+from recon.strivacity import client as strivacity
 from recon.strivacity.client import StrivacityTokens
+
+#: Writes wait longer for an answer than reads: a $batch of 1000 changesets takes a while.
+WRITE_TIMEOUT = (10.0, 300.0)
 
 PLANNED = "planned"
 
@@ -46,18 +50,20 @@ class StrivacitySender(Protocol):
 def connect_dynamics(settings: DataverseSettings, retry: RetryPolicy) -> DataverseTarget:
     """A live Dataverse target for ``settings``."""
     session = build_session(settings.ca_bundle)
-    transport = Transport(session, MsalTokenSource(settings, session), retry, "Dataverse")
-    return DataverseTarget(transport, settings.url)
+    client = dataverse.service_client(session, MsalTokenSource(settings, session), retry,
+                                      timeout=WRITE_TIMEOUT)
+    return DataverseTarget(client, settings.url)
 
 
 def connect_strivacity(settings: StrivacitySettings, retry: RetryPolicy, rate: float,
                        poll_interval: float) -> StrivacityTarget:
-    """A live Strivacity target for ``settings``, creating at most ``rate`` accounts a second."""
+    """A live Strivacity target for ``settings``: at most ``rate`` requests a second and ten
+    times that a minute (the default 10 keeps inside the per-IP 10/s and 100/min)."""
     session = build_session(settings.ca_bundle)
     tokens = StrivacityTokens(settings, session, scope=SCOPES)
-    transport = Transport(session, tokens, retry, "Strivacity")
-    return StrivacityTarget(transport, settings.url, settings.store,
-                            RateLimit(rate, sleep=retry.sleep), poll_interval)
+    client = strivacity.service_client(session, tokens, retry, rate=rate,
+                                       timeout=WRITE_TIMEOUT)
+    return StrivacityTarget(client, settings.url, settings.store, poll_interval)
 
 
 class RecordingDynamics:

@@ -1,15 +1,17 @@
-"""A thin Dataverse Web API client: OData headers, bearer token, retries, paging, errors.
+"""A thin Dataverse Web API client: OData headers, paging, and Dataverse's error parser.
 
-The session and token source come in through the constructor (STYLE principle 8). Retries
-follow reference/dataverse.md §3: 429 waits for ``Retry-After`` whatever the method, 5xx/408
-back off with jitter for safe methods, a 401 drops the cached token and tries once more.
+The session and token source come in through the constructor (STYLE principle 8); requests go
+through the one ``recon.http.ServiceClient``, so retries follow reference/dataverse.md §3: 429
+waits for ``Retry-After`` whatever the method, 5xx/408 back off with jitter for safe methods, a
+401 drops the cached token and tries once more.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json as jsonlib
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,8 +19,8 @@ import requests
 
 from recon.dynamics.odata import encode_query
 from recon.errors import AuthError, HttpError
-from recon.http import PageRequest, Paginator, paginate
-from recon.retry import RetryPolicy, send_with_retries
+from recon.http import PageRequest, Paginator, Service, ServiceClient, paginate
+from recon.retry import RetryPolicy
 
 API_PATH = "/api/data/v9.2/"
 MAX_PAGE_SIZE = 5000
@@ -61,18 +63,37 @@ class NextLinkPages:
         return PageRequest(link) if link else None
 
 
+def error_of(body: Any, default: str) -> tuple[str | None, str]:
+    """(code, message) from a Dataverse ``{"error": {"code", "message"}}`` body: the one parser
+    for Dataverse errors, top-level answers and ``$batch`` parts alike."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None, default
+    return error.get("code") or None, error.get("message") or default
+
+
+DATAVERSE = Service("Dataverse", error_of, HEADERS, TIMEOUT,
+                    "Check DATAVERSE_URL and the network.")
+
+
+def service_client(session: requests.Session, token_source: Any, retry: RetryPolicy | None,
+                   rng: random.Random | None = None,
+                   timeout: tuple[float, float] = TIMEOUT) -> ServiceClient:
+    """The one sender for a Dataverse environment (429 paced by ``Retry-After`` alone)."""
+    service = DATAVERSE if timeout == TIMEOUT else dataclasses.replace(DATAVERSE,
+                                                                       timeout=timeout)
+    return ServiceClient(session, token_source, service, retry, rng=rng)
+
+
 class DataverseClient:
     """Requests against one Dataverse environment's Web API (v9.2)."""
 
     def __init__(self, session: requests.Session, token_source: Any, base_url: str,
                  retry: RetryPolicy | None = None, *, rng: random.Random | None = None,
                  page_size: int = MAX_PAGE_SIZE) -> None:
-        self._session = session
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self._tokens = token_source
         self.api = base_url.rstrip("/") + API_PATH
-        self._retry = retry or RetryPolicy()
-        self._rng = rng or random.Random()
+        self.http = service_client(session, token_source, retry, rng)
 
     def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
         """An absolute URL under the API root, with an encoded query string."""
@@ -82,39 +103,10 @@ class DataverseClient:
     def request(self, method: str, url: str, *, prefer: Iterable[str] = (),
                 json: Any = None, headers: Mapping[str, str] | None = None) -> requests.Response:
         """Send one request with the retry policy; a final error status raises HttpError."""
-        return self._retried(method, url, lambda: self._send(method, url, prefer, json, headers))
-
-    def _retried(self, method: str, url: str, send: Callable[[], Any]) -> Any:
-        """``send`` under the retry policy: the answer, or HttpError for none or an error."""
-        answer, tries = send_with_retries(self._retry, method, send, rng=self._rng,
-                                          renew=self._tokens.invalidate)
-        if answer is None:
-            raise HttpError(f"No answer from Dataverse for {method} {url} after {tries} tries. "
-                            "Check DATAVERSE_URL and the network.", url=url)
-        if answer.status_code >= 400:
-            raise error_from(answer.response if isinstance(answer, _Read) else answer, method,
-                             url)
-        return answer
-
-    def _send(self, method: str, url: str, prefer: Iterable[str], json: Any,
-              headers: Mapping[str, str] | None, *, stream: bool = False
-              ) -> requests.Response | None:
-        """One try; None when the request got no answer (connection reset, timeout).
-
-        ``stream`` leaves the body unread (requests reads it whole otherwise)."""
-        sent = {**HEADERS, "Authorization": f"Bearer {self._tokens.token()}"}
-        preferences = list(prefer)
-        if preferences:
-            sent["Prefer"] = ",".join(preferences)
-        sent.update(headers or {})
-        try:
-            return self._session.request(method, url, headers=sent, json=json, timeout=TIMEOUT,
-                                         stream=stream)
-        except requests.exceptions.SSLError as exc:
-            raise HttpError(f"TLS failure talking to {url}: {exc}. Set REQUESTS_CA_BUNDLE to "
-                            "the CA bundle that signs this server.", url=url) from exc
-        except (requests.ConnectionError, requests.Timeout):
-            return None
+        response = self.http.send(method, url, json=json, headers=_headers(prefer, headers))
+        if response.status_code >= 400:
+            raise error_from(response, method, url)
+        return response
 
     def get_json(self, request: PageRequest, prefer: Iterable[str] = (),
                  decode: Decoder | None = None) -> Any:
@@ -127,24 +119,11 @@ class DataverseClient:
         if decode is None:
             response = self.request("GET", url, prefer=prefer)
             return _json(response.content, response.status_code, url)
-        read = self._retried("GET", url, lambda: self._read(url, prefer, decode))
-        page = decode(read.body)
-        return page if page is not None else _json(bytes(read.body), read.status_code, url)
-
-    def _read(self, url: str, prefer: Iterable[str], decode: Decoder) -> _Read | None:
-        """One try of a GET whose 2xx body ``decode`` reads; None when no whole answer came."""
-        response = self._send("GET", url, prefer, None, None, stream=True)
-        if response is None:
-            return None
-        try:
-            if response.status_code >= 400:
-                return _Read(response, response.content)  # small; frees the connection
-            return _Read(response, decode.read(response))
-        except (requests.ConnectionError, requests.Timeout,
-                requests.exceptions.ChunkedEncodingError):
-            return None  # cut off mid-body: tried again like an answer that never came
-        finally:
-            response.close()
+        response, body = self.http.fetch(url, decode.read, _headers(prefer, None))
+        if response.status_code >= 400:
+            raise error_from(response, "GET", url)
+        page = decode(body)
+        return page if page is not None else _json(bytes(body), response.status_code, url)
 
     def pages(self, pages: Paginator, prefer: Iterable[str] = (),
               decode: Decoder | None = None) -> Iterator[Any]:
@@ -153,20 +132,13 @@ class DataverseClient:
         return paginate(lambda request: self.get_json(request, preferences, decode), pages)
 
 
-@dataclass(frozen=True)
-class _Read:
-    """A response whose body was read by a ``Decoder`` (``response.content`` stays unread)."""
-
-    response: requests.Response
-    body: Any
-
-    @property
-    def status_code(self) -> int:
-        return self.response.status_code
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self.response.headers
+def _headers(prefer: Iterable[str], headers: Mapping[str, str] | None) -> dict[str, str]:
+    sent = {}
+    preferences = list(prefer)
+    if preferences:
+        sent["Prefer"] = ",".join(preferences)
+    sent.update(headers or {})
+    return sent
 
 
 def _json(content: bytes, status: int, url: str) -> Any:
@@ -185,12 +157,7 @@ def page_size_preference(size: int = MAX_PAGE_SIZE) -> str:
 
 def error_from(response: requests.Response, method: str, url: str) -> HttpError:
     """An HttpError (AuthError for 401/403) carrying Dataverse's own error code and message."""
-    code, message = None, response.reason or ""
-    try:
-        error = response.json().get("error", {})
-        code, message = error.get("code") or None, error.get("message") or message
-    except (ValueError, AttributeError):
-        pass
+    code, message = DATAVERSE.error_text(response)
     status = response.status_code
     fix = _FIXES.get(status, "Retry later; if it persists, check the Dataverse service health.")
     kind = AuthError if status in (401, 403) else HttpError

@@ -24,7 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strivacity", help="accounts NDJSON (default: the sample tenant)")
     parser.add_argument("--faults", default="",
                         help="e.g. throttle_every=50,retry_after=1,error_rate=0.02,latency=0.2,"
-                             "token_lifetime=60")
+                             "token_lifetime=60; rate_limits=1 models the services' documented "
+                             "limits; lose_answers=1,lose_path=bulk,lose_how=500 loses an "
+                             "accepted write's answer (README: The emulator)")
     return parser
 
 

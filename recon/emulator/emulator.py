@@ -10,7 +10,9 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,8 +35,10 @@ class Emulator:
     def __init__(self, dynamics: Seed = None, strivacity: Seed = None,
                  faults: Faults | None = None, port: int = 0, *,
                  client_secret: str | None = None,
-                 strivacity_client_secret: str | None = None) -> None:
+                 strivacity_client_secret: str | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.faults = faults or Faults()
+        self.clock = clock  # the rate limits' clock: tests pass a fake one
         self.requests = RequestLog()
         self.contacts = self._contacts(dynamics)
         self.accounts = self._accounts(strivacity)
@@ -70,7 +74,8 @@ class Emulator:
         tls = make_tls_files(self._tmp)
         client_cert = make_client_certificate(self._tmp, self.client_id)
         tokens = TokenBook()
-        app = App([], FaultDice(self.faults), self.requests)
+        app = App([], FaultDice(self.faults), self.requests, self.clock)
+        self.app = app
         self._server, self._thread = start_server(self._port, str(tls.cert_pem),
                                                   str(tls.key_pem), app)
         base = f"https://127.0.0.1:{self._server.server_address[1]}"
@@ -117,6 +122,14 @@ class Emulator:
         """Make every Dataverse delta link issued so far answer the expired-token error."""
         self.dataverse.queries.expire_delta_tokens()
 
+    def accounts_path(self) -> str:
+        """The path of the Strivacity accounts collection (request-log queries)."""
+        return f"/admin/api/v1/identityStores/{self.accounts.store}/accounts"
+
+    def release_held(self) -> None:
+        """Let answers held by ``Faults.lose_how = "hold"`` go (as dropped connections)."""
+        self.app.release.set()
+
     def revoke_tokens(self) -> None:
         """Invalidate every access token, so the next API call answers 401."""
         self.tokens.revoke_all()
@@ -124,6 +137,7 @@ class Emulator:
     def stop(self) -> None:
         """Stop serving and delete the CA and keys."""
         if self._server is not None:
+            self.app.release.set()
             self._server.shutdown()
             self._server.server_close()
             self.strivacity.bulk.close()

@@ -25,6 +25,22 @@ class Faults:
     latency: float = 0.0  # seconds slept before every answer (models the network)
     token_lifetime: int = 3600  # seconds an issued access token stays valid
     seed: int = 0  # seeds the error-rate dice so a run is repeatable
+    # rate_limits=1 models the documented limits (recon.emulator.limits), with these numbers:
+    rate_limits: int = 0
+    ip_per_second: int = 10  # Strivacity /admin/api/v1, per source IP
+    ip_per_minute: int = 100
+    instance_per_second: int = 50  # Strivacity /admin/api/v1, per instance
+    instance_per_minute: int = 500
+    dataverse_requests: int = 6000  # Dataverse, per user in dataverse_window seconds
+    dataverse_window: float = 300.0
+    dataverse_concurrent: int = 52
+    # lose the answer to the next lose_answers accepted POSTs to a path ending in /lose_path
+    # ("bulk" or "accounts"): after the write is done, answer 500, drop the connection
+    # ("drop"), or hold the answer until Emulator.release_held() and then drop ("hold");
+    # "refuse" answers 503 before anything is done (the write was not accepted)
+    lose_answers: int = 0
+    lose_path: str = "bulk"
+    lose_how: str = "500"
     _rng: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -42,9 +58,10 @@ def parse_faults(spec: str) -> Faults:
             raise ConfigError(f"--faults: {item!r} is not NAME=VALUE with NAME one of "
                               f"{', '.join(sorted(known))}. Fix the spec, e.g. "
                               "'throttle_every=50'.")
-        kind = int if known[name].type in (int, "int") else float
+        kinds = {"int": int, "float": float, "str": str}
+        kind = kinds.get(str(getattr(known[name].type, "__name__", known[name].type)), float)
         try:
-            setattr(faults, name, kind(value))
+            setattr(faults, name, kind(value.strip()))
         except ValueError:
             raise ConfigError(f"--faults: {name}={value!r} is not a {kind.__name__}. "
                               f"Give a number, e.g. {name}=1.") from None

@@ -1,8 +1,9 @@
 """The HTTPS server: a threading HTTP/1.1 server on loopback that routes to the three services.
 
 TLS handshakes happen in the per-connection thread, connections are kept alive (as msal and
-requests expect), and every answered request is logged for tests. Faults are applied here,
-before a service sees the request, so every service gets them the same way.
+requests expect), and every answered request is logged for tests. Limits and faults are
+applied here, before a service sees the request (or, for a lost answer, after it acted), so
+every service gets them the same way.
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, Protocol
 
 from recon.emulator.faults import Fault, FaultDice
-from recon.emulator.wire import Request, Response, dataverse_error, json_response, problem
+from recon.emulator.limits import Limits
+from recon.emulator.wire import (
+    DROP,
+    Request,
+    Response,
+    bearer,
+    dataverse_error,
+    json_response,
+    problem,
+)
 
 
 class Service(Protocol):
@@ -63,13 +73,18 @@ class RequestLog:
 
 
 class App:
-    """Routes a request to the service that owns its path, after latency and faults."""
+    """Routes a request to the service that owns its path, after latency, limits and faults."""
 
     def __init__(self, services: list[tuple[Service, str]], dice: FaultDice,
-                 log: RequestLog) -> None:
+                 log: RequestLog, clock: Callable[[], float] = time.monotonic) -> None:
         self.services = services  # (service, error shape: "dataverse" | "strivacity" | "none")
         self.dice = dice
         self.log = log
+        self.limits = Limits(dice.faults, clock)
+        self.lost = 0  # answers lost on purpose (Faults.lose_answers)
+        self.lost_event = threading.Event()  # set when an answer is lost (a ready signal)
+        self.release = threading.Event()  # lets held answers go (Faults.lose_how = "hold")
+        self._lock = threading.Lock()
 
     def __call__(self, request: Request) -> Response:
         if self.dice.faults.latency > 0:
@@ -82,17 +97,61 @@ class App:
         for service, shape in self.services:
             if not service.handles(request.path):
                 continue
-            fault = (self.dice.roll() if shape != "none" and request.path != "/oauth2/token"
-                     else None)
-            if fault is not None:
-                return _fault_response(fault, shape)
-            try:
-                return service.handle(request)
-            except Exception:  # a bug in the emulator must not hang the client
-                traceback.print_exc(file=sys.stderr)
-                return dataverse_error(500, "0x80040216", "An unexpected error occurred.")
+            api = shape != "none" and request.path != "/oauth2/token"
+            if not (api and self.dice.faults.rate_limits):
+                return self._serve(service, shape, request, api)
+            if shape == "dataverse":
+                with self.limits.in_flight():
+                    refusal = self.limits.dataverse(bearer(request) or "")
+                    return refusal or self._serve(service, shape, request, api)
+            refusal, headers = self.limits.strivacity(request.client)
+            if refusal is not None:
+                return refusal
+            response = self._serve(service, shape, request, api)
+            response.headers = [*response.headers, *headers]
+            return response
         return json_response(404, {"error": "not_found",
                                    "error_description": f"Nothing is served at {request.path}."})
+
+    def _serve(self, service: Service, shape: str, request: Request, api: bool) -> Response:
+        fault = self.dice.roll() if api else None
+        if fault is not None:
+            return _fault_response(fault, shape)
+        if self.dice.faults.lose_how == "refuse" and self._losing(request, 200):
+            return problem(503, "Service Unavailable", "Refused before anything was done "
+                           "(injected).", "serverError")
+        try:
+            response = service.handle(request)
+        except Exception:  # a bug in the emulator must not hang the client
+            traceback.print_exc(file=sys.stderr)
+            return dataverse_error(500, "0x80040216", "An unexpected error occurred.")
+        return self._lose(request, response)
+
+    def _losing(self, request: Request, status: int) -> bool:
+        """Whether this write's answer is one ``Faults.lose_answers`` asks to lose (counted)."""
+        faults = self.dice.faults
+        if not (faults.lose_answers > 0 and request.method == "POST" and status < 300
+                and request.path.endswith("/" + faults.lose_path)):
+            return False
+        with self._lock:
+            if faults.lose_answers <= 0:
+                return False
+            faults.lose_answers -= 1
+            self.lost += 1
+        self.lost_event.set()
+        return True
+
+    def _lose(self, request: Request, response: Response) -> Response:
+        """Lose the answer to an accepted write when ``Faults.lose_answers`` asks for it."""
+        faults = self.dice.faults
+        if faults.lose_how == "refuse" or not self._losing(request, response.status):
+            return response
+        if faults.lose_how == "hold":
+            self.release.wait(60)
+        if faults.lose_how in ("hold", "drop"):
+            return Response(DROP)
+        return problem(500, "Internal Server Error", "The request failed after it was "
+                       "accepted (injected).", "serverError")
 
 
 def _fault_response(fault: Fault, shape: str) -> Response:
@@ -122,7 +181,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): ", ".join(self.headers.get_all(name) or [])
                    for name in set(self.headers.keys())}
-        response = self.server.app(Request(self.command, path, query, headers, body))
+        response = self.server.app(Request(self.command, path, query, headers, body,
+                                           str(self.client_address[0])))
+        if response.status == DROP:
+            self.close_connection = True  # the client sees the connection end, no answer
+            return
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)

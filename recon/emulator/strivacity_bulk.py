@@ -47,6 +47,7 @@ class BulkJobs:
         self.store = store
         self.delay = delay  # seconds a job stays RUNNING before it is applied
         self._jobs: dict[str, Job] = {}
+        self.applied = 0  # lines applied over all jobs (exactly-once tests count them)
         self._running: Job | None = None
         self._timers: list[threading.Timer] = []
         self._lock = threading.Lock()
@@ -55,6 +56,12 @@ class BulkJobs:
         """Cancel pending jobs (the emulator is stopping)."""
         for timer in self._timers:
             timer.cancel()
+
+    @property
+    def jobs(self) -> list[Job]:
+        """Every job accepted so far, oldest first."""
+        with self._lock:
+            return list(self._jobs.values())
 
     def handle(self, request: Request, rest: str) -> Response:
         if rest in ("", "/") and request.method == "POST":
@@ -104,6 +111,7 @@ class BulkJobs:
                     job.errors.append({"line": number, "request": request, "error": failure})
                 else:
                     job.success += 1
+                    self.applied += 1
         with self._lock:
             job.status, job.end = "COMPLETED", iso_ms_now()
             self._running = None

@@ -13,6 +13,7 @@ from typing import Any
 
 ODATA_JSON = "application/json; odata.metadata=minimal"
 PROBLEM_JSON = "application/problem+json"
+DROP = 0
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Request:
     query: str = ""
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names; repeats comma-joined
     body: bytes = b""
+    client: str = ""  # the peer's address (per-IP rate limits)
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name.lower(), default)
@@ -42,7 +44,10 @@ class Request:
 
 @dataclass
 class Response:
-    """One HTTP response; ``headers`` may repeat names, so it is a list of pairs."""
+    """One HTTP response; ``headers`` may repeat names, so it is a list of pairs.
+
+    Status ``DROP`` (0) is no response: the server closes the connection without answering.
+    """
 
     status: int
     body: bytes = b""

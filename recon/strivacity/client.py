@@ -3,15 +3,18 @@
 Token: ``POST <tenant>/oauth2/token`` with HTTP Basic ``client_id:client_secret`` and
 ``grant_type=client_credentials`` (reference/strivacity.md §3.2). Accounts:
 ``GET /admin/api/v1/identityStores/{store}/accounts?page=&size=``, a bare JSON array per page,
-read until a short page (§3.3). The same retry policy and paging shape as Dataverse.
+read until a short page (§3.3). Requests go through the one ``recon.http.ServiceClient``, paced
+inside the Admin API's limits ("Rate limits": 10/s and 100/min per source IP) and from its
+``X-Ratelimit-*`` headers; the same retry policy and paging shape as Dataverse.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -19,13 +22,16 @@ from urllib.parse import quote, urlencode
 import requests
 
 from recon.errors import AuthError, HttpError
-from recon.http import PageRequest, Paginator, paginate
-from recon.retry import RetryPolicy, send_with_retries
+from recon.http import PageRequest, Paginator, Service, ServiceClient, paginate
+from recon.ratelimit import Pacer, strivacity_budgets
+from recon.retry import RetryPolicy
 from recon.settings import StrivacitySettings
 
 TOKEN_PATH = "/oauth2/token"
 SCOPE = "read:account"
 TIMEOUT = (10.0, 120.0)
+#: Requests a second by default (and ten times that a minute): the documented per-IP limits.
+DEFAULT_RATE = 10.0
 _EARLY = 60.0  # renew this many seconds before the token expires
 
 
@@ -95,15 +101,45 @@ class PageSizePages:
                                       "size": str(self.size)})
 
 
+def error_of(body: Any, default: str) -> tuple[str | None, str]:
+    """(code, message) from an RFC 7807 problem body (``errorKey``, ``detail``, ``title``): the
+    one parser for Strivacity errors, answers and bulk-job line errors alike."""
+    if not isinstance(body, dict):
+        return None, default
+    code = body.get("errorKey") or body.get("code") or body.get("message") or body.get("error")
+    return code or None, body.get("detail") or body.get("title") or default
+
+
+STRIVACITY = Service("Strivacity", error_of, {"Accept": "application/json"}, TIMEOUT,
+                     "Check STRIVACITY_URL and the network.")
+
+
+def service_client(session: requests.Session, token_source: Any, retry: RetryPolicy | None,
+                   *, rate: float = DEFAULT_RATE, rng: random.Random | None = None,
+                   clock: Callable[[], float] = time.monotonic,
+                   timeout: tuple[float, float] = TIMEOUT) -> ServiceClient:
+    """The one sender for a Strivacity tenant, paced inside its per-IP limits.
+
+    ``rate`` requests a second and ten times that a minute (10/s and 100/min by default, the
+    documented per-IP limits); the answers' ``X-Ratelimit-*`` headers hold requests while a
+    bucket is empty, and give the wait after a 429 (which carries no ``Retry-After``).
+    """
+    service = STRIVACITY if timeout == TIMEOUT else dataclasses.replace(STRIVACITY,
+                                                                        timeout=timeout)
+    return ServiceClient(session, token_source, service, retry,
+                         pacer=Pacer(strivacity_budgets(rate)), rng=rng, clock=clock)
+
+
 class StrivacityClient:
     """Requests against one Strivacity tenant's Admin API."""
 
     def __init__(self, session: requests.Session, token_source: Any, base_url: str,
-                 retry: RetryPolicy | None = None, *, rng: random.Random | None = None) -> None:
-        self._session, self._tokens = session, token_source
+                 retry: RetryPolicy | None = None, *, rng: random.Random | None = None,
+                 rate: float = DEFAULT_RATE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.base = base_url.rstrip("/")
-        self._retry = retry or RetryPolicy()
-        self._rng = rng or random.Random()
+        self.http = service_client(session, token_source, retry, rate=rate, rng=rng,
+                                   clock=clock)
 
     def accounts_url(self, store: str) -> str:
         return f"{self.base}/admin/api/v1/identityStores/{quote(store, safe='')}/accounts"
@@ -113,28 +149,13 @@ class StrivacityClient:
         url = request.url
         if request.params:
             url = f"{url}?{urlencode(dict(request.params), quote_via=quote, safe=',')}"
-        response, tries = send_with_retries(self._retry, "GET", lambda: self._send(url),
-                                            rng=self._rng, renew=self._tokens.invalidate)
-        if response is None:
-            raise HttpError(f"No answer from Strivacity for GET {url} after {tries} tries. "
-                            "Check STRIVACITY_URL and the network.", url=url)
+        response = self.http.send("GET", url)
         if response.status_code >= 400:
             raise error_from(response, url)
         return _json(response, strict=True)
 
     def pages(self, pages: Paginator) -> Any:
         return paginate(self.get_json, pages)
-
-    def _send(self, url: str) -> requests.Response | None:
-        headers = {"Accept": "application/json",
-                   "Authorization": f"Bearer {self._tokens.token()}"}
-        try:
-            return self._session.get(url, headers=headers, timeout=TIMEOUT)
-        except requests.exceptions.SSLError as exc:
-            raise HttpError(f"TLS failure talking to {url}: {exc}. Set REQUESTS_CA_BUNDLE to "
-                            "the CA bundle that signs this server.", url=url) from exc
-        except (requests.ConnectionError, requests.Timeout):
-            return None
 
 
 def _json(response: requests.Response, strict: bool = False) -> Any:
@@ -149,14 +170,14 @@ def _json(response: requests.Response, strict: bool = False) -> Any:
 
 
 def error_from(response: requests.Response, url: str) -> HttpError:
-    """An HttpError from an RFC 7807 problem body (``title``, ``detail``, ``errorKey``)."""
-    body = _json(response)
-    body = body if isinstance(body, dict) else {}
-    code = body.get("errorKey") or body.get("message") or body.get("error")
-    detail = body.get("detail") or body.get("title") or response.reason
+    """An HttpError (AuthError for 401/403) from Strivacity's problem body."""
+    code, detail = STRIVACITY.error_text(response)
     status = response.status_code
     kind = AuthError if status in (401, 403) else HttpError
     fix = ("Assign the API client a REST API access policy with read:account."
            if status in (401, 403) else "Check STRIVACITY_URL and STRIVACITY_STORE, then retry.")
+    if status == 429:
+        fix = ("Strivacity kept throttling (10 requests/s and 100/min per source IP by "
+               "default); run again later, or ask Strivacity support to raise the limits.")
     return kind(f"Strivacity answered {status} to GET {url.split('?', 1)[0]}: {detail}"
                 f"{f' ({code})' if code else ''}. {fix}", status=status, code=code, url=url)
