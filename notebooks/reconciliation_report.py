@@ -28,6 +28,7 @@ fields_path: str = ""  # TOML field map overriding the defaults; empty: the defa
 run_dir: str = ""  # folder to write the run files into; empty: a scratch folder, deleted after
 runs_dir: str = ""  # folder of earlier runs for the history; empty: the project's data/runs
 examples: int = 5  # example rows shown per table
+allow_empty: bool = False  # accept a side with zero records (refused by default)
 
 # %%
 from recon import report as rr
@@ -35,7 +36,8 @@ from recon.engine import reconcile
 from recon.fields import load_fields
 
 field_map = load_fields(fields_path or None)
-dynamics, strivacity = rr.load_sides(source, dynamics_path, strivacity_path, field_map)
+dynamics, strivacity = rr.load_sides(source, dynamics_path, strivacity_path, field_map,
+                                     allow_empty)
 run = rr.save_run(reconcile(dynamics, strivacity, field_map), dynamics, strivacity, run_dir)
 print(f"source: {source}; run folder: {run.path or 'not kept'}")
 

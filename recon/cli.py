@@ -1,8 +1,7 @@
 """The ``recon`` command: parses arguments, calls one library function, prints.
 
-Exit codes (also in the README):
-  0 success · 1 the job failed (e.g. a notebook cell raised) · 2 bad input, settings or usage ·
-  3 a --fail-on threshold was exceeded · 4 a remote service refused or failed · 130 interrupted.
+Exit codes live on the error classes (``recon.errors``, also the README's table): a command
+returns 0 or raises, and ``main``'s one handler prints the message and returns its code.
 """
 
 from __future__ import annotations
@@ -14,12 +13,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
-from recon.errors import ConfigError, HttpError, ReconError
+from recon.errors import EXIT_OK, ReconError, exit_codes
+from recon.errors import report as report_error
 from recon.fields import load_fields
+from recon.settings import VARIABLES
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_THRESHOLD, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 RUNS_DIR = Path("data/runs")
 
 
@@ -52,7 +50,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from recon.api import reconcile_files
-    result, out = reconcile_files(args.dynamics, args.strivacity, args.out, fields=args.fields)
+    result, out = reconcile_files(args.dynamics, args.strivacity, args.out, fields=args.fields,
+                                  allow_empty=args.allow_empty)
     print(f"run folder: {out}")
     print("\n".join(_summary_lines(result.summary)))
     return EXIT_OK
@@ -83,8 +82,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
     fields = load_fields(args.fields)
     if args.side == "dynamics":
         from recon.dynamics.pull import pull_dynamics_raw
-        raw = pull_dynamics_raw(fields=fields, streams=args.streams, delta=args.delta)
-        _write_raw(raw, args.out)
+        raw = pull_dynamics_raw(fields=fields, streams=args.streams, delta=args.delta,
+                                out=args.out)
         deleted = raw.attrs.get("deleted", ())
         print(f"{len(raw)} contacts written to {args.out}"
               + (f" ({len(deleted)} deleted since the last pull)" if args.delta else ""))
@@ -93,21 +92,6 @@ def cmd_pull(args: argparse.Namespace) -> int:
         frame = pull_strivacity(since=args.since, out=args.out, fields=fields)
         print(f"{len(frame)} accounts written to {args.out}")
     return EXIT_OK
-
-
-def _write_raw(raw: pd.DataFrame, out: Path) -> None:
-    """Raw Dataverse rows as parquet, csv or jsonl, by the extension of ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    suffix = out.suffix.lower()
-    if suffix == ".parquet":
-        raw.to_parquet(out, index=False)
-    elif suffix == ".csv":
-        raw.to_csv(out, index=False)
-    elif suffix in (".jsonl", ".ndjson"):
-        raw.to_json(out, orient="records", lines=True, force_ascii=False)
-    else:
-        raise ConfigError(f"--out {out}: unknown extension {suffix!r}; "
-                          "use .parquet, .csv or .jsonl.")
 
 
 def cmd_lookup(args: argparse.Namespace) -> int:
@@ -130,6 +114,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from recon.check import SYSTEMS, iter_checks, verdict
+    checks = []
+    for check in iter_checks(args.system or SYSTEMS):
+        print(check.line(), flush=True)
+        checks.append(check)
+    failure = verdict(checks)
+    if failure is not None:
+        raise failure
+    print("all checks passed")
+    return EXIT_OK
+
+
 #: Commands with parsers of their own: main() hands them their arguments unparsed.
 DELEGATED = {"apply": cmd_apply, "emulator": cmd_emulator}
 
@@ -137,8 +134,9 @@ DELEGATED = {"apply": cmd_apply, "emulator": cmd_emulator}
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recon", description="Reconcile Dynamics 365 contacts "
                                      "with Strivacity accounts.",
-                                     epilog="Exit codes: 0 ok, 1 failed, 2 bad input, "
-                                            "3 threshold exceeded, 4 remote error.")
+                                     epilog="Exit codes: " + ", ".join(
+                                         f"{code} {means.split(' (')[0].split(':')[0]}"
+                                         for code, means in exit_codes().items()) + ".")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("sample", help="write a deterministic sample tenant (CSV + NDJSON + truth)")
@@ -156,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="run folder to write")
     p.add_argument("--fields", type=Path, default=None,
                    help="TOML field map overriding the defaults")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="accept a side with zero records (refused by default: a header-only "
+                        "export would batch the whole other side for creation)")
     p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("demo", help="serve the sample tenant on the emulator and run the report "
@@ -170,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pull", help="pull live data (settings from the environment)")
     p.add_argument("side", choices=("dynamics", "strivacity"), help="which system to pull")
     p.add_argument("--out", required=True, type=Path,
-                   help="dynamics: .parquet/.csv/.jsonl of raw rows; strivacity: .ndjson")
+                   help="dynamics: .parquet/.csv/.jsonl of raw rows; strivacity: .ndjson. "
+                        "Replaced only by a complete pull; records the tenant and time")
     p.add_argument("--fields", type=Path, default=None, help="TOML field map")
     p.add_argument("--streams", type=int, default=1,
                    help="dynamics: parallel createdon ranges (default 1, at most 16)")
@@ -192,27 +194,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="run the reconciliation report notebook into a run folder")
     add_arguments(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("check", help="check the settings and that each system lets recon sign "
+                                     "in, read, and write what apply will write",
+                       description="One line per check (settings, token, a read, the "
+                                   "permissions apply needs), each naming the fix. Exit 0 when "
+                                   "all pass, 2 for settings, 4 when a service refused.",
+                       epilog="Reads " + ", ".join(VARIABLES) + ". Example: eval \"$(recon "
+                              "emulator --env --background)\" && recon check")
+    p.add_argument("system", nargs="*", metavar="SYSTEM",
+                   help="dynamics and/or strivacity: check only these (default: both)")
+    p.set_defaults(func=cmd_check)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors become a one-line message and a meaningful exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in DELEGATED:
-        args = argparse.Namespace(argv=argv[1:], func=DELEGATED[argv[0]])
-    else:
-        args = build_parser().parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
     try:
+        if argv and argv[0] in DELEGATED:
+            args = argparse.Namespace(argv=argv[1:], func=DELEGATED[argv[0]])
+        else:
+            args = build_parser().parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
-    except HttpError as exc:
-        print(f"recon: {exc}", file=sys.stderr)
-        return EXIT_REMOTE
-    except (ConfigError, ReconError) as exc:
-        print(f"recon: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except (ReconError, KeyboardInterrupt) as exc:
+        return report_error(exc)
 
 
 def _print_json(data: object) -> None:

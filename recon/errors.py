@@ -1,23 +1,39 @@
-"""The error hierarchy: every failure recon reports is a ``ReconError``.
+"""The error hierarchy: every failure recon reports is a ``ReconError``, and its exit code.
 
-    ReconError
-    ├── InputError      a file or record cannot be read (file, line, column, record, fix)
-    ├── ConfigError     a setting, field map or parameter is wrong
-    └── HttpError       a service answered with an error (status, code, url)
-        └── AuthError   a token could not be had
+    ReconError            1  the job failed
+    ├── InputError        2  a file or record cannot be read (file, line, column, record, fix)
+    ├── ConfigError       2  a setting, field map, option or parameter is wrong
+    ├── HttpError         4  a service answered with an error (status, code, url)
+    │   └── AuthError     4  a token could not be had, or the service refused it
+    ├── JobFailed         1  a notebook cell raised, or some apply operations failed
+    ├── ThresholdExceeded 3  a --fail-on threshold held (everything was written)
+    └── Interrupted     130  Ctrl-C or SIGINT
 
-Messages end with the next step, so the CLI can print them as they are.
+Each class carries its ``exit_code`` and what it ``means``: the CLI's one handler
+(``recon.cli.main``) prints the message and returns the code, and the README's exit-code table is
+``exit_code_table()``. Messages end with the next step, so the CLI can print them as they are.
 """
 
 from __future__ import annotations
+
+import sys
+from typing import ClassVar, TextIO
+
+EXIT_OK = 0
 
 
 class ReconError(Exception):
     """Root of recon's errors; the CLI prints these without a traceback."""
 
+    exit_code: ClassVar[int] = 1
+    means: ClassVar[str] = "the job failed (a notebook cell raised; some apply operations failed)"
+
 
 class InputError(ReconError):
     """A source file or record cannot be read as it is."""
+
+    exit_code = 2
+    means = "bad input, settings or usage: the message names the file, row, column and the fix"
 
     def __init__(
         self,
@@ -48,11 +64,18 @@ class InputError(ReconError):
 
 
 class ConfigError(ReconError):
-    """A setting, field map or notebook parameter is not acceptable."""
+    """A setting, field map, command-line option or notebook parameter is not acceptable."""
+
+    exit_code = 2
+    means = InputError.means
 
 
 class HttpError(ReconError):
     """A service answered with an error status; keeps the server's own code and message."""
+
+    exit_code = 4
+    means = ("a remote service refused or failed (HTTP status and the server's error code are "
+             "printed)")
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
                  url: str | None = None) -> None:
@@ -64,3 +87,61 @@ class HttpError(ReconError):
 
 class AuthError(HttpError):
     """No access token could be obtained, or the service refused it."""
+
+
+class JobFailed(ReconError):
+    """The job ran and failed: a notebook cell raised, or some operations failed."""
+
+
+class ThresholdExceeded(ReconError):
+    """A ``--fail-on`` threshold held; the run folder and its HTML are still written."""
+
+    exit_code = 3
+    means = "a `--fail-on` threshold was exceeded (the run folder and HTML are still written)"
+
+
+class Interrupted(ReconError):
+    """The user interrupted recon (Ctrl-C, SIGINT)."""
+
+    exit_code = 130
+    means = "interrupted (Ctrl-C)"
+
+
+#: Every error class, root first: the registry the handler, the runner and the README use.
+ERRORS: tuple[type[ReconError], ...] = (ReconError, InputError, ConfigError, HttpError,
+                                        AuthError, JobFailed, ThresholdExceeded, Interrupted)
+
+
+def error_class(name: str | None) -> type[ReconError] | None:
+    """The recon error class called ``name`` (as a notebook kernel reports it), or None."""
+    todo: list[type[ReconError]] = [ReconError]
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ == name:
+            return cls
+        todo.extend(cls.__subclasses__())
+    return None
+
+
+def exit_codes() -> dict[int, str]:
+    """Each exit code and what it means, from the classes (0 is success)."""
+    table = {EXIT_OK: "success"}
+    for cls in sorted(ERRORS, key=lambda c: c.exit_code):
+        table.setdefault(cls.exit_code, cls.means)
+    return table
+
+
+def exit_code_table() -> str:
+    """The README's exit-code table, as Markdown."""
+    rows = [f"| {code} | {means} |" for code, means in exit_codes().items()]
+    return "\n".join(["| code | meaning |", "|---|---|", *rows])
+
+
+def report(error: BaseException, stream: TextIO | None = None) -> int:
+    """The one error handler: print ``recon: <message>`` and return the error's exit code."""
+    if isinstance(error, KeyboardInterrupt):
+        error = Interrupted("interrupted")
+    if not isinstance(error, ReconError):
+        raise error
+    print(f"recon: {error}", file=stream or sys.stderr, flush=True)
+    return error.exit_code

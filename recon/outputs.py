@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from recon.engine.lines import TEXTS, contains_any, utf8_view
 from recon.parallel import run_all
+from recon.private import private_dir, private_tree
 
 if TYPE_CHECKING:
     from recon.engine import Reconciliation
@@ -206,8 +207,8 @@ def write_texts(lines: pa.Array, path: str | Path) -> Path:
 
 def write_run(result: Reconciliation, folder: str | Path) -> Path:
     """Write the run folder into ``folder`` (created if needed); returns its path."""
-    folder = Path(folder)
-    (folder / "batches").mkdir(parents=True, exist_ok=True)
+    folder = private_dir(folder)  # personal data: 0700 folders, 0600 files (recon.private)
+    private_dir(folder / "batches")
     batches = folder / "batches"
     jobs: dict[str, Callable[[], Path]] = {
         **{name: partial(safe_csv, getattr(result, attribute)[list(columns)], folder / name)
@@ -219,7 +220,7 @@ def write_run(result: Reconciliation, folder: str | Path) -> Path:
     run_all(jobs)  # independent files, and pyarrow's kernels release the GIL: side by side
     text = json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n"
     (folder / "summary.json").write_text(text, encoding="utf-8")
-    return folder
+    return private_tree(folder)
 
 
 def _write_batch(result: Reconciliation, batch: str, path: Path) -> Path:

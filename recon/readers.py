@@ -74,6 +74,18 @@ def check_file(path: str | Path) -> None:
         raise _empty(path)
 
 
+def is_blank(path: str | Path) -> bool:
+    """Whether ``path`` holds nothing but whitespace and a BOM (False when it cannot be read)."""
+    try:
+        with open(path, "rb") as file:
+            block = file.read(1 << 16).removeprefix(BOM)
+            while block.isspace():
+                block = file.read(BLOCK)
+    except OSError:
+        return False
+    return not block
+
+
 def _unreadable(path: str | Path, exc: OSError) -> InputError:
     return InputError(f"cannot open the file ({exc.strerror})", file=str(path),
                       fix="Check the path and that the file is readable")

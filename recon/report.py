@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from recon.errors import ConfigError
 from recon.fields import DYNAMICS_COLUMNS, STRIVACITY_COLUMNS, FieldMap, load_fields
+from recon.private import private_tree
 from recon.runner import SOURCES
 
 if TYPE_CHECKING:
@@ -65,13 +66,21 @@ class Lookup:
 
 
 def load_sides(source: str, dynamics_path: str | Path = "", strivacity_path: str | Path = "",
-               fields: FieldMap | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Canonical frames of both sides from the sample tenant, two export files, or a live pull."""
+               fields: FieldMap | None = None,
+               allow_empty: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Canonical frames of both sides from the sample tenant, two export files, or a live pull.
+
+    A side with zero records is an ``InputError`` unless ``allow_empty``.
+    """
+    from recon.api import check_records, read_both
     fields = fields or load_fields(None)
     if source == "live":
         from recon.dynamics.pull import pull_dynamics
         from recon.strivacity.pull import pull_strivacity
-        return pull_dynamics(fields=fields), pull_strivacity(fields=fields)
+        return (check_records(pull_dynamics(fields=fields), "dynamics", "the Dataverse pull",
+                              allow_empty),
+                check_records(pull_strivacity(fields=fields), "strivacity",
+                              "the Strivacity pull", allow_empty))
     if source == "sample":
         dynamics_path = SAMPLE_DIR / "dynamics_contacts.csv"
         strivacity_path = SAMPLE_DIR / "strivacity_accounts.ndjson"
@@ -80,10 +89,7 @@ def load_sides(source: str, dynamics_path: str | Path = "", strivacity_path: str
     elif not dynamics_path or not strivacity_path:
         raise ConfigError("source = 'files' needs both dynamics_path and strivacity_path; "
                           "pass them as parameters (recon report --dynamics P --strivacity P).")
-    from recon.dynamics.files import read_dynamics
-    from recon.strivacity.files import read_strivacity
-    return (read_dynamics(dynamics_path, fields=fields),
-            read_strivacity(strivacity_path, fields=fields))
+    return read_both(dynamics_path, strivacity_path, fields, allow_empty)
 
 
 def save_run(result: Reconciliation, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
@@ -100,6 +106,7 @@ def save_run(result: Reconciliation, dynamics: pd.DataFrame, strivacity: pd.Data
         target = folder / SOURCE_FILES[side]
         target.parent.mkdir(parents=True, exist_ok=True)
         frame[[c for c in columns if c in frame.columns]].to_parquet(target, index=False)
+    private_tree(folder)
     return open_run(folder)
 
 

@@ -2,9 +2,12 @@
 
 ``run_report(options)`` executes notebooks/reconciliation_report.ipynb into
 ``<runs_dir>/<UTC stamp>[-label]/`` with the executed notebook, ``report.html`` (code hidden),
-the run-folder files of DESIGN §7 (written by the notebook) and ``run.json``. Exit codes follow
-the CLI: 0 ok, 1 the notebook failed (its HTML is still written), 3 a --fail-on threshold passed.
-Secrets never become parameters: they reach the kernel only through the environment.
+the run-folder files of DESIGN §7 (written by the notebook) and ``run.json``. Everything that can
+be checked before the kernel starts is (the source, the files, every live setting, the
+thresholds): a refusal creates nothing. Exit codes are those of recon's error classes: 0 ok,
+1 the notebook failed (its HTML is still written; 2 or 4 when the cell raised recon's input,
+settings or service error), 3 a --fail-on threshold held. Secrets never become parameters: they
+reach the kernel only through the environment.
 """
 
 from __future__ import annotations
@@ -23,14 +26,22 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from recon.errors import ConfigError, ReconError
+from recon.errors import (
+    EXIT_OK,
+    ConfigError,
+    JobFailed,
+    ReconError,
+    ThresholdExceeded,
+    error_class,
+)
+from recon.errors import report as report_error
 from recon.fields import DEFAULT_FIELDS
-from recon.settings import environment
+from recon.private import private_dir, private_tree
+from recon.settings import environment, live_settings
+from recon.sources import SOURCES, resolve_source
 
-#: Where a report's data comes from (the notebook's ``source`` parameter).
-SOURCES = ("sample", "live", "files")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "reconciliation_report.ipynb"
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_THRESHOLD = 0, 1, 2, 3
+EXIT_FAILED, EXIT_THRESHOLD = JobFailed.exit_code, ThresholdExceeded.exit_code
 #: Parameter names that look like they hold a secret; such values belong in the environment.
 SECRET_NAME = re.compile(r"secret|passw|pwd|token|key|credential|cert|private|auth|bearer",
                          re.IGNORECASE)
@@ -104,7 +115,7 @@ def parse_thresholds(texts: Sequence[str]) -> tuple[Threshold, ...]:
 class ReportOptions:
     """What one report run needs; ``parameters`` are extra notebook parameters by name."""
 
-    source: str = "sample"
+    source: str | None = None  # None: "files" when paths are given, else "sample"
     dynamics: Path | None = None
     strivacity: Path | None = None
     runs_dir: Path = Path("data/runs")
@@ -113,6 +124,7 @@ class ReportOptions:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     notebook: Path = NOTEBOOK
     cell_timeout: int = 3600
+    allow_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,18 +138,18 @@ class RunOutcome:
     summary: dict[str, Any] | None
     breaches: tuple[str, ...] = ()
     error: str | None = None
+    error_type: str | None = None  # the class name of what the notebook raised
 
 
 def notebook_parameters(options: ReportOptions) -> dict[str, Any]:
     """The parameters papermill injects, after refusing secret-looking or unknown names."""
-    if options.source not in SOURCES:
-        raise ConfigError(f"--source {options.source!r} is not known; valid: {', '.join(SOURCES)}.")
-    if options.source == "files" and not (options.dynamics and options.strivacity):
-        raise ConfigError("--source files needs both --dynamics FILE and --strivacity FILE.")
+    source = resolve_source(options)
     if options.label is not None and not _LABEL.match(options.label):
         raise ConfigError(f"--label {options.label!r} may only hold letters, digits, '_', '.' "
                           "and '-' (at most 64); pick a plain label such as 'nightly'.")
-    params: dict[str, Any] = {"source": options.source, **options.parameters}
+    params: dict[str, Any] = {"source": source, **options.parameters}
+    if options.allow_empty:
+        params["allow_empty"] = True
     if options.dynamics:
         params["dynamics_path"] = str(Path(options.dynamics).resolve())
     if options.strivacity:
@@ -172,24 +184,32 @@ def run_report(options: ReportOptions) -> RunOutcome:
     """Execute the report notebook into a new stamped run folder and judge the thresholds."""
     thresholds = parse_thresholds(options.fail_on)
     params = notebook_parameters(options)
+    if params["source"] == "live":
+        live_settings()  # every missing or wrong variable at once, before any folder exists
     run_dir = _new_run_dir(Path(options.runs_dir), options.label)
     params = {**params, "run_dir": str(run_dir.resolve()),
               "runs_dir": str(Path(options.runs_dir).resolve())}
     started = _now()
     pulled_at = datetime.now(UTC)
-    error = _execute(options, params, run_dir / "report.ipynb")
-    if options.source == "live" and error is None:
+    error, error_type = _execute(options, params, run_dir / "report.ipynb")
+    if params["source"] == "live" and error is None:
         _record_live_source(run_dir, pulled_at)
+    if options.source == "files" and error is None and options.dynamics and options.strivacity:
+        from recon.api import pulled_from, record_files_source
+        files = {"dynamics": options.dynamics, "strivacity": options.strivacity}
+        record_files_source(run_dir, pulled_from(**files), files)
     html = _export_html(run_dir / "report.ipynb", run_dir / "report.html")
     summary = _read_summary(run_dir)
     breaches = tuple(t.text for t in thresholds if summary and t.exceeded(summary))
     if error is None and summary is None:
         error = "the notebook finished without writing summary.json"
-    code = EXIT_FAILED if error else EXIT_THRESHOLD if breaches else EXIT_OK
+    code = (_error_class(error_type).exit_code if error else
+            EXIT_THRESHOLD if breaches else EXIT_OK)
     outcome = RunOutcome(run_dir=run_dir, exit_code=code, html=html, summary=summary,
-                         outcome={EXIT_OK: "ok", EXIT_FAILED: "failed"}.get(code, "threshold"),
-                         breaches=breaches, error=error)
+                         outcome="failed" if error else "threshold" if breaches else "ok",
+                         breaches=breaches, error=error, error_type=error_type)
     _write_run_json(outcome, params, thresholds, started)
+    private_tree(run_dir)
     return outcome
 
 
@@ -205,19 +225,26 @@ def _record_live_source(run_dir: Path, pulled_at: datetime) -> None:
 def _new_run_dir(runs_dir: Path, label: str | None) -> Path:
     """``<runs_dir>/<UTC stamp>[-label]``; a run started in the same second gets ``.2``, ``.3``."""
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + (f"-{label}" if label else "")
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(runs_dir, narrow=False)
     candidate, n = runs_dir / name, 1
     while True:
         try:
             candidate.mkdir()
-            return candidate
+            return private_dir(candidate)
         except FileExistsError:
             n += 1
             candidate = runs_dir / f"{name}.{n}"
 
 
-def _execute(options: ReportOptions, params: dict[str, Any], output: Path) -> str | None:
-    """Run the notebook with papermill; returns the error text when a cell raised, else None."""
+def _error_class(name: str | None) -> type[ReconError]:
+    """The recon error class a kernel named (its exit code holds), else JobFailed."""
+    found = error_class(name)
+    return JobFailed if found is None or found is ReconError else found
+
+
+def _execute(options: ReportOptions, params: dict[str, Any],
+             output: Path) -> tuple[str | None, str | None]:
+    """Run the notebook with papermill; the error text and class name when a cell raised."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     try:
@@ -227,10 +254,10 @@ def _execute(options: ReportOptions, params: dict[str, Any], output: Path) -> st
                                 cwd=str(options.notebook.parent),
                                 execution_timeout=options.cell_timeout)
     except PapermillExecutionError as exc:
-        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}", exc.ename
     except (RuntimeError, OSError, ValueError) as exc:  # kernel died or could not start
-        return f"{type(exc).__name__}: {exc}"
-    return None
+        return f"{type(exc).__name__}: {exc}", None
+    return None, None
 
 
 def _kernel_name() -> str:
@@ -290,38 +317,49 @@ def _now() -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``recon report``; the CLI wires them into its sub-command."""
-    parser.add_argument("--source", choices=SOURCES, default="sample",
-                        help="sample tenant (default), live pull (settings from the environment) "
-                             "or two export files")
-    parser.add_argument("--dynamics", type=Path, help="Dynamics contacts export (--source files)")
-    parser.add_argument("--strivacity", type=Path, help="Strivacity accounts export "
-                                                        "(--source files)")
+    parser.add_argument("--source", choices=SOURCES, default=None,
+                        help="files when --dynamics/--strivacity are given, else the bundled "
+                             "sample; live pulls both systems (settings from the environment)")
+    parser.add_argument("--dynamics", type=Path,
+                        help="Dynamics contacts export (implies --source files)")
+    parser.add_argument("--strivacity", type=Path,
+                        help="Strivacity accounts export (implies --source files)")
     parser.add_argument("--runs-dir", type=Path, default=Path("data/runs"),
                         help="where run folders go (default data/runs)")
     parser.add_argument("--label", help="suffix of the run folder name, e.g. nightly")
     parser.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
                         help="exit 3 when e.g. 'drift.pairs>500' or 'dynamics.duplicate_groups>0' "
                              "holds (dotted path into summary.json; repeatable)")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="accept a side with zero records (refused by default)")
 
 
 def options_from_args(args: argparse.Namespace) -> ReportOptions:
     """ReportOptions from parsed ``recon report`` arguments."""
     return ReportOptions(source=args.source, dynamics=args.dynamics, strivacity=args.strivacity,
-                         runs_dir=args.runs_dir, label=args.label, fail_on=tuple(args.fail_on))
+                         runs_dir=args.runs_dir, label=args.label, fail_on=tuple(args.fail_on),
+                         allow_empty=args.allow_empty)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Run the report, print where it went and why it ended as it did; returns the exit code."""
+    """Run the report and print where it went; a failure or breach raises its recon error."""
     outcome = run_report(options_from_args(args))
     print(f"run folder: {outcome.run_dir}")
     if outcome.html:
         print(f"report: {outcome.html}")
     if outcome.error:
-        print(f"recon: the report failed: {outcome.error}. See {outcome.html or outcome.run_dir}.",
-              file=sys.stderr)
-    for breach in outcome.breaches:
-        print(f"recon: threshold exceeded: {breach}", file=sys.stderr)
+        raise _error_class(outcome.error_type)(
+            f"the report failed: {outcome.error}. See {outcome.html or outcome.run_dir}.")
+    if outcome.breaches:
+        shown = "; ".join(f"{t.text} (it is {_figure(t.value(outcome.summary or {}))})"
+                          for t in parse_thresholds(outcome.breaches))
+        raise ThresholdExceeded(f"threshold exceeded: {shown}. Everything was written to "
+                                f"{outcome.run_dir}.")
     return outcome.exit_code
+
+
+def _figure(value: float) -> str:
+    return str(int(value)) if value.is_integer() else str(value)
 
 
 def main_report(argv: Sequence[str] | None = None) -> int:
@@ -330,6 +368,5 @@ def main_report(argv: Sequence[str] | None = None) -> int:
     add_arguments(parser)
     try:
         return cmd_report(parser.parse_args(argv))
-    except ReconError as exc:
-        print(f"recon: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+    except (ReconError, KeyboardInterrupt) as exc:
+        return report_error(exc)

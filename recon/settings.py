@@ -7,9 +7,10 @@ only ``reveal()`` hands the value to the one library call that needs it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Self
 
 from recon.errors import ConfigError
@@ -58,24 +59,60 @@ class Secret:
         return hash(self._value)
 
 
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = (env.get(name) or "").strip()
-    if not value:
-        raise ConfigError(f"{name} is not set; it holds {VARIABLES[name]}. "
-                          f"Set {name} in the environment (see the README, 'Connecting').")
-    return value
+#: Where settings are set, for the messages that name a missing one.
+SETTINGS_HELP = ("in the environment (README: 'Connecting to a real tenant'), or point recon at "
+                 "the local emulator: eval \"$(recon emulator --env --background)\"")
 
 
-def _url(env: Mapping[str, str], name: str, default: str | None = None) -> str:
-    value = (env.get(name) or "").strip() or default or _required(env, name)
-    if not value.startswith("https://"):
-        raise ConfigError(f"{name}={value!r} is not an https URL; it holds {VARIABLES[name]}. "
-                          f"Set {name} to the https:// address.")
-    return value.rstrip("/")
+class SettingsError(ConfigError):
+    """Settings are missing or wrong; ``problems`` lists every one, ``names`` the variables."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = tuple(text for _, text in problems)
+        self.names = tuple(dict.fromkeys(name for name, _ in problems))
+        if len(problems) == 1:
+            message = f"{self.problems[0]} Set {self.names[0]} {SETTINGS_HELP}."
+        else:
+            lines = "".join(f"\n  - {text}" for text in self.problems)
+            message = (f"{len(self.problems)} settings need fixing:{lines}\n"
+                       f"Set them {SETTINGS_HELP}.")
+        super().__init__(message)
 
 
-def _optional(env: Mapping[str, str], name: str) -> str | None:
-    return (env.get(name) or "").strip() or None
+class _Reader:
+    """Reads variables, noting every problem instead of stopping at the first one."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[tuple[str, str]] = []
+
+    def optional(self, name: str) -> str | None:
+        return (self.env.get(name) or "").strip() or None
+
+    def required(self, name: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            self.problems.append((name, f"{name} is not set; it holds {VARIABLES[name]}."))
+        return value or ""
+
+    def url(self, name: str, default: str | None = None) -> str:
+        value = self.optional(name) or default or self.required(name)
+        if value and not value.startswith("https://"):
+            self.problems.append((name, f"{name}={value!r} is not an https URL; it holds "
+                                        f"{VARIABLES[name]}. Give the https:// address."))
+        return value.rstrip("/")
+
+    def file(self, name: str, value: str | None) -> str | None:
+        """``value`` (of variable ``name``) when it names a readable file; else a problem."""
+        if value is not None and not Path(value).is_file():
+            self.problems.append((name, f"{name}={value} is not a file; it holds "
+                                        f"{VARIABLES[name]}. Fix the path or unset it."))
+        return value
+
+    def done(self) -> None:
+        """Raise one SettingsError naming every problem seen (each variable once)."""
+        if self.problems:
+            raise SettingsError(list(dict.fromkeys(self.problems)))
 
 
 @dataclass(frozen=True)
@@ -93,23 +130,33 @@ class DataverseSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
-        """Read the DATAVERSE_/AZURE_ variables; a missing one is a ConfigError naming it."""
-        env = os.environ if env is None else env
-        url, tenant = _url(env, "DATAVERSE_URL"), _required(env, "AZURE_TENANT_ID")
-        client = _required(env, "AZURE_CLIENT_ID")
-        secret, cert = _optional(env, "AZURE_CLIENT_SECRET"), \
-            _optional(env, "AZURE_CLIENT_CERTIFICATE_PATH")
+        """Read the DATAVERSE_/AZURE_ variables; SettingsError names every missing or bad one."""
+        reader = _Reader(os.environ if env is None else env)
+        settings = cls.read(reader)
+        reader.done()
+        return settings
+
+    @classmethod
+    def read(cls, reader: _Reader) -> Self:
+        """The settings as far as they can be read; problems are left in ``reader``."""
+        url, tenant = reader.url("DATAVERSE_URL"), reader.required("AZURE_TENANT_ID")
+        client = reader.required("AZURE_CLIENT_ID")
+        secret = reader.optional("AZURE_CLIENT_SECRET")
+        cert = reader.optional("AZURE_CLIENT_CERTIFICATE_PATH")
         if not secret and not cert:
-            raise ConfigError("Neither AZURE_CLIENT_SECRET nor AZURE_CLIENT_CERTIFICATE_PATH is "
-                              f"set; one holds {VARIABLES['AZURE_CLIENT_SECRET']} or "
-                              f"{VARIABLES['AZURE_CLIENT_CERTIFICATE_PATH']}. Set one of them.")
-        password = _optional(env, "AZURE_CLIENT_CERTIFICATE_PASSWORD")
+            reader.problems.append(("AZURE_CLIENT_SECRET", (
+                "Neither AZURE_CLIENT_SECRET nor AZURE_CLIENT_CERTIFICATE_PATH is set; one holds "
+                f"{VARIABLES['AZURE_CLIENT_SECRET']} or "
+                f"{VARIABLES['AZURE_CLIENT_CERTIFICATE_PATH']}. Set one of them.")))
+        password = reader.optional("AZURE_CLIENT_CERTIFICATE_PASSWORD")
         return cls(url=url, tenant_id=tenant, client_id=client,
                    client_secret=Secret(secret) if secret else None,
-                   certificate_path=None if secret else cert,
+                   certificate_path=None if secret else
+                   reader.file("AZURE_CLIENT_CERTIFICATE_PATH", cert),
                    certificate_password=Secret(password) if password else None,
-                   authority_host=_url(env, "AZURE_AUTHORITY_HOST", DEFAULT_AUTHORITY),
-                   ca_bundle=_optional(env, "REQUESTS_CA_BUNDLE"))
+                   authority_host=reader.url("AZURE_AUTHORITY_HOST", DEFAULT_AUTHORITY),
+                   ca_bundle=reader.file("REQUESTS_CA_BUNDLE",
+                                         reader.optional("REQUESTS_CA_BUNDLE")))
 
     @property
     def authority(self) -> str:
@@ -134,13 +181,30 @@ class StrivacitySettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
-        """Read the STRIVACITY_ variables; a missing one is a ConfigError naming it."""
-        env = os.environ if env is None else env
-        return cls(url=_url(env, "STRIVACITY_URL"),
-                   client_id=_required(env, "STRIVACITY_CLIENT_ID"),
-                   client_secret=Secret(_required(env, "STRIVACITY_CLIENT_SECRET")),
-                   store=_optional(env, "STRIVACITY_STORE") or DEFAULT_STORE,
-                   ca_bundle=_optional(env, "REQUESTS_CA_BUNDLE"))
+        """Read the STRIVACITY_ variables; SettingsError names every missing or bad one."""
+        reader = _Reader(os.environ if env is None else env)
+        settings = cls.read(reader)
+        reader.done()
+        return settings
+
+    @classmethod
+    def read(cls, reader: _Reader) -> Self:
+        """The settings as far as they can be read; problems are left in ``reader``."""
+        return cls(url=reader.url("STRIVACITY_URL"),
+                   client_id=reader.required("STRIVACITY_CLIENT_ID"),
+                   client_secret=Secret(reader.required("STRIVACITY_CLIENT_SECRET")),
+                   store=reader.optional("STRIVACITY_STORE") or DEFAULT_STORE,
+                   ca_bundle=reader.file("REQUESTS_CA_BUNDLE",
+                                         reader.optional("REQUESTS_CA_BUNDLE")))
+
+
+def live_settings(env: Mapping[str, str] | None = None
+                  ) -> tuple[DataverseSettings, StrivacitySettings]:
+    """Both systems' settings; one SettingsError names every problem of both at once."""
+    reader = _Reader(os.environ if env is None else env)
+    settings = DataverseSettings.read(reader), StrivacitySettings.read(reader)
+    reader.done()
+    return settings
 
 
 def strivacity_store(env: Mapping[str, str] | None = None) -> str:

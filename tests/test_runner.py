@@ -12,7 +12,8 @@ import nbformat
 import pytest
 
 from recon import report as rr
-from recon.errors import ConfigError
+from recon.cli import main
+from recon.errors import ConfigError, InputError
 from recon.runner import (
     SUMMARY_PATHS,
     ReportOptions,
@@ -21,8 +22,10 @@ from recon.runner import (
     main_report,
     notebook_parameters,
     parse_threshold,
+    resolve_source,
     run_report,
 )
+from recon.settings import VARIABLES
 
 GOLDEN = Path(__file__).parent / "golden" / "report_sample.json"
 REGENERATE = "RECON_UPDATE_GOLDEN"
@@ -62,11 +65,92 @@ def test_source_and_label_are_checked() -> None:
         notebook_parameters(ReportOptions(label="../x"))
 
 
-def test_file_paths_become_absolute_parameters(tmp_path: Path) -> None:
+@pytest.fixture()
+def exports(tmp_path: Path) -> tuple[Path, Path]:
+    dynamics, strivacity = tmp_path / "d.csv", tmp_path / "s.ndjson"
+    dynamics.write_text("contactid,emailaddress1\n", encoding="utf-8")
+    strivacity.write_text("{}\n", encoding="utf-8")
+    return dynamics, strivacity
+
+
+def test_file_paths_become_absolute_parameters(exports: tuple[Path, Path],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(exports[0].parent)
     params = notebook_parameters(ReportOptions(source="files", dynamics=Path("d.csv"),
-                                               strivacity=tmp_path / "s.ndjson"))
-    assert params["dynamics_path"] == str(Path("d.csv").resolve())
+                                               strivacity=exports[1]))
+    assert params["dynamics_path"] == str(exports[0].resolve())
     assert params["source"] == "files"
+
+
+def test_given_paths_mean_files_and_nothing_means_the_sample(exports: tuple[Path, Path]) -> None:
+    dynamics, strivacity = exports
+    assert resolve_source(ReportOptions(dynamics=dynamics, strivacity=strivacity)) == "files"
+    assert resolve_source(ReportOptions()) == "sample"
+    assert resolve_source(ReportOptions(source="live")) == "live"
+
+
+@pytest.mark.parametrize(("source", "give"), [("sample", "dynamics"), ("sample", "both"),
+                                              ("live", "strivacity"), ("live", "both")])
+def test_paths_with_another_source_are_refused(source: str, give: str,
+                                               exports: tuple[Path, Path]) -> None:
+    dynamics, strivacity = exports
+    options = ReportOptions(source=source, dynamics=dynamics if give != "strivacity" else None,
+                            strivacity=strivacity if give != "dynamics" else None)
+    with pytest.raises(ConfigError, match=rf"--source {source} reads .* would be ignored\. "
+                                          "Drop --source"):
+        resolve_source(options)
+
+
+@pytest.mark.parametrize("missing", ["dynamics", "strivacity"])
+def test_one_path_alone_names_the_other(missing: str, exports: tuple[Path, Path]) -> None:
+    dynamics, strivacity = exports
+    options = ReportOptions(dynamics=None if missing == "dynamics" else dynamics,
+                            strivacity=None if missing == "strivacity" else strivacity)
+    with pytest.raises(ConfigError, match=f"--{missing} is missing"):
+        resolve_source(options)
+
+
+@pytest.mark.parametrize("which", ["dynamics", "strivacity"])
+def test_a_path_that_does_not_exist_or_is_a_folder_is_input_error(
+        which: str, exports: tuple[Path, Path], tmp_path: Path) -> None:
+    for bad, problem in ((tmp_path / "nowhere.csv", "does not exist"), (tmp_path, "is a folder")):
+        paths = {"dynamics": exports[0], "strivacity": exports[1], which: bad}
+        with pytest.raises(InputError, match=rf"{re.escape(str(bad))}: {problem}.*--{which}"):
+            resolve_source(ReportOptions(**paths))
+
+
+def _report(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["report", *args])
+    return code, capsys.readouterr().err
+
+
+def test_cli_report_on_a_missing_export_exits_2_and_creates_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = tmp_path / "runs"
+    sample = rr.SAMPLE_DIR / "dynamics_contacts.csv"
+    code, err = _report(capsys, "--dynamics", str(sample), "--strivacity",
+                        str(tmp_path / "typo.ndjson"), "--runs-dir", str(runs))
+    assert code == 2 and "typo.ndjson: does not exist" in err and "Traceback" not in err
+    assert not runs.exists()
+    code, err = _report(capsys, "--source", "sample", "--dynamics", str(sample),
+                        "--runs-dir", str(runs))
+    assert code == 2 and "--source sample reads the bundled sample tenant" in err
+    assert not runs.exists()
+
+
+def test_cli_live_report_without_settings_names_them_all_and_creates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    runs = tmp_path / "runs"
+    code, err = _report(capsys, "--source", "live", "--runs-dir", str(runs))
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("recon: 7 settings need fixing:")
+    for name in ("DATAVERSE_URL", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
+                 "STRIVACITY_URL", "STRIVACITY_CLIENT_ID", "STRIVACITY_CLIENT_SECRET"):
+        assert name in err
+    assert not runs.exists()
 
 
 # ---------------------------------------------------------------- thresholds (pure)
@@ -115,12 +199,13 @@ class Runs:
     first: RunOutcome
     threshold: RunOutcome
     failed: RunOutcome
+    crashed: RunOutcome
     third: RunOutcome
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    """Four runs in one runs folder: ok, threshold exceeded, failed, ok (about 25 s in all)."""
+    """Five runs in one runs folder: ok, threshold exceeded, bad input, crashed, ok (~30 s)."""
     runs_dir = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as mp:  # secrets live in the environment, never in a run
         mp.setenv("AZURE_CLIENT_SECRET", SECRET_MARKER)
@@ -128,11 +213,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
         first = run_report(ReportOptions(runs_dir=runs_dir, label="first"))
     threshold = run_report(ReportOptions(runs_dir=runs_dir, label="limits",
                                          fail_on=("drift.pairs>=0", "dynamics.records<0")))
+    broken = tmp_path_factory.mktemp("exports") / "broken_contacts.csv"
+    broken.write_bytes(b"")  # exists, so it passes the checks; the kernel cannot read it
     failed = run_report(ReportOptions(source="files", runs_dir=runs_dir, label="broken",
-                                      dynamics=runs_dir / "missing_contacts.csv",
+                                      dynamics=broken,
                                       strivacity=rr.SAMPLE_DIR / "strivacity_accounts.ndjson"))
+    crashed = run_report(ReportOptions(runs_dir=runs_dir, label="crashed",
+                                       parameters={"examples": "many"}))
     third = run_report(ReportOptions(runs_dir=runs_dir))
-    return Runs(runs_dir, first, threshold, failed, third)
+    return Runs(runs_dir, first, threshold, failed, crashed, third)
 
 
 def _outputs(notebook: Path, tag: str, mime: str = "text/plain") -> str:
@@ -188,12 +277,21 @@ def test_threshold_exceeded_gives_exit_3_and_names_the_breach(runs: Runs) -> Non
     assert meta["breaches"] == ["drift.pairs>=0"] and meta["exit_code"] == 3
 
 
-def test_failed_notebook_still_leaves_its_html_and_exits_1(runs: Runs) -> None:
+def test_bad_input_in_the_notebook_leaves_its_html_and_exits_2(runs: Runs) -> None:
     run = runs.failed
-    assert (run.exit_code, run.outcome) == (1, "failed")
+    assert (run.exit_code, run.outcome, run.error_type) == (2, "failed", "InputError")
     assert run.html is not None and run.html.is_file()
-    assert run.error is not None and "missing_contacts.csv" in run.error
+    assert run.error is not None and "broken_contacts.csv" in run.error
     assert not (run.run_dir / "summary.json").exists()
+    meta = json.loads((run.run_dir / "run.json").read_text())
+    assert (meta["outcome"], meta["exit_code"]) == ("failed", 2)
+
+
+def test_a_notebook_that_crashes_leaves_its_html_and_exits_1(runs: Runs) -> None:
+    run = runs.crashed
+    assert (run.exit_code, run.outcome) == (1, "failed")
+    assert run.error_type is not None and run.error_type not in ("InputError", "ConfigError")
+    assert run.html is not None and run.html.is_file()
     meta = json.loads((run.run_dir / "run.json").read_text())
     assert (meta["outcome"], meta["exit_code"]) == ("failed", 1)
 
@@ -201,6 +299,9 @@ def test_failed_notebook_still_leaves_its_html_and_exits_1(runs: Runs) -> None:
 def test_history_spans_the_three_finished_runs(runs: Runs) -> None:
     history = rr.run_history(runs.runs_dir)
     names = [runs.first.run_dir.name, runs.threshold.run_dir.name, runs.third.run_dir.name]
+    names += [runs.crashed.run_dir.name] if (runs.crashed.run_dir / "summary.json").exists() \
+        else []
+    names.sort()
     assert history["run"].tolist() == names  # the failed run has no summary and is left out
     shown = _outputs(runs.third.run_dir / "report.ipynb", "history")
     assert all(name in shown for name in names)
@@ -226,3 +327,16 @@ def test_golden_report_figures(runs: Runs) -> None:
     assert actual == expected, (f"the sample report changed; if that is intended, run "
                                 f"`{REGENERATE}=1 .venv/bin/pytest tests/test_runner.py -k golden` "
                                 f"and review the diff of {GOLDEN}")
+
+
+def test_cli_threshold_exits_3_and_prints_the_value_that_breached(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["report", "--runs-dir", str(tmp_path), "--label", "cli",
+                 "--fail-on", "drift.pairs>=0", "--fail-on", "dynamics.records<0"])
+    out, err = capsys.readouterr()
+    run_dir = next(tmp_path.iterdir())
+    pairs = json.loads((run_dir / "summary.json").read_text())["drift"]["pairs"]
+    assert code == 3
+    assert f"run folder: {run_dir}" in out
+    assert err == (f"recon: threshold exceeded: drift.pairs>=0 (it is {pairs}). Everything was "
+                   f"written to {run_dir}.\n")

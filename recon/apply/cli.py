@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 
 from recon.apply.api import apply_run
 from recon.apply.plan import BATCHES, TARGETS
 from recon.apply.run import MAX_BATCH, ApplyOptions
-from recon.errors import HttpError, ReconError
+from recon.errors import EXIT_OK, JobFailed, ReconError
+from recon.errors import report as report_error
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_REMOTE = 0, 1, 2, 4
+EXIT_FAILED = JobFailed.exit_code
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,12 +59,8 @@ def main_apply(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         report = apply_run(args.run_dir, options_from(args), say=print)
-    except HttpError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_REMOTE
-    except ReconError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_INPUT
+    except (ReconError, KeyboardInterrupt) as error:
+        return report_error(error)  # the one handler: the exit code is the error class's
     print("\n".join(report.lines()))
     if not report.executed:
         if report.requests:

@@ -2,8 +2,9 @@
 
 A run's age comes from ``source.json`` (``pulled_at``), else ``run.json`` (``started``), else
 the mtime of ``summary.json``. The source it was pulled from comes from ``source.json``
-(written by ``record_source``) or a ``targets`` block in ``run.json``; when neither says,
-apply cannot vouch for the target and asks for ``--force``.
+(written by ``record_source`` for live runs and ``record_pulled`` from the provenance of pulled
+files) or a ``targets`` block in ``run.json``; when neither says, apply cannot vouch for the
+target and asks for ``--force``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from recon.errors import ConfigError, InputError
+from recon.private import write_private_text
+from recon.provenance import Pulled, source_record, utc_text
 
 SOURCE_FILE = "source.json"
 
@@ -22,14 +25,21 @@ def record_source(run_dir: str | Path, *, dataverse_url: str | None = None,
                   strivacity_url: str | None = None, strivacity_store: str | None = None,
                   pulled_at: datetime | None = None) -> Path:
     """Write ``source.json``: which tenant a run was pulled from and when (for apply's guards)."""
-    when = (pulled_at or datetime.now(UTC)).astimezone(UTC)
-    record = {"pulled_at": when.isoformat(timespec="seconds").replace("+00:00", "Z"),
-              "dynamics": {"url": dataverse_url.rstrip("/") if dataverse_url else None},
-              "strivacity": {"url": strivacity_url.rstrip("/") if strivacity_url else None,
-                             "store": strivacity_store}}
-    path = Path(run_dir) / SOURCE_FILE
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return path
+    when = pulled_at or datetime.now(UTC)
+    return record_pulled(run_dir, {
+        "dynamics": Pulled("dynamics", dataverse_url, when) if dataverse_url else None,
+        "strivacity": Pulled("strivacity", strivacity_url, when, store=strivacity_store)
+        if strivacity_url else None}, pulled_at=when)
+
+
+def record_pulled(run_dir: str | Path, pulled: dict[str, Pulled | None],
+                  files: dict[str, str] | None = None, *,
+                  pulled_at: datetime | None = None) -> Path:
+    """Write ``source.json`` from each side's provenance (None: that side records none)."""
+    record = source_record(pulled, files or {})
+    if record["pulled_at"] is None and pulled_at is not None:
+        record["pulled_at"] = utc_text(pulled_at)
+    return write_private_text(Path(run_dir) / SOURCE_FILE, json.dumps(record, indent=2) + "\n")
 
 
 def _json(path: Path) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from recon.private import private_dir, private_opener
+
 SENDING, DONE, CONFLICT, FAILED = "sending", "done", "conflict", "failed"
 OUTCOMES = (DONE, CONFLICT, FAILED)
 Entry = dict[str, Any]
@@ -76,14 +78,14 @@ class FileJournal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
 
     def write(self, entries: Iterable[Entry]) -> None:
         text = "".join(json.dumps({**e, "at": now()}, ensure_ascii=False,
                                   separators=(",", ":")) + "\n" for e in entries)
         if not text:
             return
-        with self.path.open("a", encoding="utf-8", newline="\n") as out:
+        with open(self.path, "a", encoding="utf-8", newline="\n", opener=private_opener) as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())

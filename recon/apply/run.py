@@ -27,6 +27,7 @@ from recon.apply.journal import (
 from recon.apply.plan import DYNAMICS, Operation, Plan
 from recon.apply.senders import DynamicsSender, StrivacitySender
 from recon.errors import ConfigError
+from recon.private import private_dir, private_tree
 from recon.retry import RetryPolicy
 
 MAX_BATCH = 1000
@@ -192,8 +193,7 @@ def summarize(plan: Plan, journal: Journal, prefix: str = "") -> tuple[dict[str,
 
 def write_outputs(run_dir: Path, plan: Plan, report: ApplyReport) -> None:
     """plan.json always; report.json (or rollback_report.json) when something was sent."""
-    folder = run_dir / APPLY_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(run_dir / APPLY_DIR)
     plan_json = {**plan.to_json(), "execute": report.executed, "rollback": report.rollback,
                  "requests": report.requests[:20]}
     (folder / "plan.json").write_text(json.dumps(plan_json, indent=2, ensure_ascii=False)
@@ -202,3 +202,4 @@ def write_outputs(run_dir: Path, plan: Plan, report: ApplyReport) -> None:
         name = "rollback_report.json" if report.rollback else "report.json"
         (folder / name).write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False)
                                    + "\n", encoding="utf-8")
+    private_tree(folder)

@@ -9,7 +9,6 @@ file is JSON beside a Parquet snapshot; both are replaced atomically, snapshot f
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recon.errors import ConfigError
+from recon.private import atomic_path, private_dir
 
 ID = "contactid"
 STATE_VERSION = 1
@@ -68,8 +68,7 @@ def load_state(path: str | Path) -> DeltaState | None:
 def save_state(path: str | Path, delta_link: str, api: str, columns: Sequence[str],
                raw: pd.DataFrame) -> DeltaState:
     """Write the snapshot, then the state pointing at it; return the new state."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_dir(Path(path).parent, narrow=False) / Path(path).name
     snapshot = snapshot_path(path)
     _replace(snapshot, lambda tmp: pq.write_table(pa.Table.from_pandas(raw, preserve_index=False),
                                                   tmp))
@@ -103,6 +102,5 @@ def warn_fallback(path: str | Path, reason: str) -> None:
 
 
 def _replace(target: Path, write: Callable[[Path], object]) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    write(tmp)
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        write(tmp)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from recon.dynamics.frame import to_canonical
 from recon.errors import InputError
 from recon.fields import DEFAULT_FIELDS, FieldMap
+from recon.normalize import STRING
 from recon.readers import (
     LineOf,
     file_format,
@@ -75,8 +76,17 @@ def read_dynamics(path: str | Path, format: str | None = None,
     """
     reader = READERS[file_format(path, format, READERS, "Dynamics")]
     rows = reader(path)
+    if rows.frame.empty and not len(rows.frame.columns):  # a JSON []: no records, no columns
+        return empty_dynamics(fields, str(path))
     return to_canonical(rows.frame, fields, str(path), line_of=rows.line_of,
                         header_line=rows.header_line)
+
+
+def empty_dynamics(fields: FieldMap = DEFAULT_FIELDS, source: str = "<empty>") -> pd.DataFrame:
+    """The canonical frame of zero contacts."""
+    columns = dict.fromkeys(("contactid", fields["email"].dynamics))
+    return to_canonical(pd.DataFrame({c: pd.Series([], dtype=STRING) for c in columns}),
+                        fields, source)
 
 
 def _read_csv(path: str | Path) -> Rows:

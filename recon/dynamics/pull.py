@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,12 @@ from recon.dynamics.client import (
 )
 from recon.dynamics.frame import to_canonical
 from recon.dynamics.pages import ArrowPages, PageTables, memory_pool, rows_to_table
+from recon.dynamics.raw_files import raw_writer, write_raw
 from recon.errors import ConfigError, HttpError
 from recon.fields import DEFAULT_FIELDS, FieldMap
 from recon.http import PageRequest, build_session
 from recon.progress import NullProgress, Progress, make_progress
+from recon.provenance import Pulled
 from recon.retry import RetryPolicy
 from recon.settings import DataverseSettings
 
@@ -128,43 +130,54 @@ def pull_dynamics_raw(settings: DataverseSettings | None = None, *,
                       fields: FieldMap = DEFAULT_FIELDS, streams: int = 1,
                       delta: str | Path | None = None, progress: Progress | None = None,
                       session: Any = None, retry: RetryPolicy | None = None,
-                      page_size: int = MAX_PAGE_SIZE) -> pd.DataFrame:
+                      page_size: int = MAX_PAGE_SIZE,
+                      out: str | Path | None = None) -> pd.DataFrame:
     """All contacts as raw rows (logical names, text), one row per contact.
 
     ``streams`` > 1 pulls createdon ranges in parallel; ``delta`` names a state file that
     continues change tracking (deleted ids land in ``frame.attrs["deleted"]``). ``retry`` and
-    ``page_size`` (at most 5000) tune the HTTP side; tests pass a no-wait policy.
+    ``page_size`` (at most 5000) tune the HTTP side; tests pass a no-wait policy. ``out``
+    keeps the rows (``write_raw``: whole or not at all, with the tenant and time).
     """
+    if out is not None:
+        raw_writer(out)  # an unknown extension fails before the pull, not after it
     if streams < 1:
         raise ConfigError(f"streams={streams}: give 1 or more parallel streams.")
     if delta is not None and streams > 1:
         raise ConfigError("Change tracking cannot filter by createdon, so --delta and "
                           "--streams > 1 do not mix. Drop one of them.")
     settings = settings or DataverseSettings.from_env()
+    pulled = Pulled("dynamics", settings.url, datetime.now(UTC))
     client = connect(settings, session, streams=streams, retry=retry, page_size=page_size)
     columns = select_columns(fields)
     bar = progress or make_progress("Dataverse contacts")
     try:
         if delta is not None:
-            return _pull_tracked(client, Path(delta), columns, bar)
-        if streams > 1:
-            return _pull_parallel(client, columns, streams, bar)
-        return to_frame(read_pages(client, _query(client, columns), columns, bar).table)
+            raw = _pull_tracked(client, Path(delta), columns, bar)
+        elif streams > 1:
+            raw = _pull_parallel(client, columns, streams, bar)
+        else:
+            raw = to_frame(read_pages(client, _query(client, columns), columns, bar).table)
     finally:
         if progress is None:
             bar.close()
+    if out is not None:
+        write_raw(raw, out, pulled)
+    return raw
 
 
 def pull_dynamics(settings: DataverseSettings | None = None, *,
                   fields: FieldMap = DEFAULT_FIELDS, streams: int = 1,
                   delta: str | Path | None = None, progress: Progress | None = None,
                   session: Any = None, retry: RetryPolicy | None = None,
-                  page_size: int = MAX_PAGE_SIZE) -> pd.DataFrame:
-    """All contacts as the canonical Dynamics frame (see ``pull_dynamics_raw``)."""
+                  page_size: int = MAX_PAGE_SIZE,
+                  out: str | Path | None = None) -> pd.DataFrame:
+    """All contacts as the canonical Dynamics frame (see ``pull_dynamics_raw``; ``out`` keeps
+    the raw rows)."""
     settings = settings or DataverseSettings.from_env()
     raw = pull_dynamics_raw(settings, fields=fields, streams=streams, delta=delta,
                             progress=progress, session=session, retry=retry,
-                            page_size=page_size)
+                            page_size=page_size, out=out)
     frame = to_canonical(raw, fields, source=f"{settings.url}{ENTITY_SET}")
     frame.attrs["deleted"] = raw.attrs.get("deleted", ())
     return frame

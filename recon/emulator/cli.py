@@ -1,24 +1,51 @@
-"""``recon emulator``: serve the emulator until SIGINT/SIGTERM, after one JSON "ready" line."""
+"""``recon emulator``: serve the emulator until SIGINT/SIGTERM, after saying how to reach it.
+
+Ready, it prints one JSON line (URLs, tenant, client credentials, ``ca_bundle``), or with
+``--env`` shell lines that set every variable recon reads (``export NAME=value``, shell-quoted)
+and end with a ``# recon emulator ready`` comment. ``--background`` starts the emulator as its
+own process, prints the same once it serves (plus its pid) and returns, as ``ssh-agent`` does::
+
+    eval "$(recon emulator --env --background)"    # ... recon check, recon report --source live
+    kill "$RECON_EMULATOR_PID"
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import select
+import shlex
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
+import time
+from collections.abc import Mapping
 from types import FrameType
+from typing import IO
 
 from recon.emulator.emulator import Emulator
 from recon.emulator.faults import Faults, parse_faults
-from recon.errors import ReconError
+from recon.errors import EXIT_OK, ConfigError, JobFailed, ReconError
+from recon.errors import report as report_error
+
+READY = "# recon emulator ready"
+#: Variables recon reads that the emulator does not use: unset, so none leaks in from a tenant.
+UNSET = ("AZURE_CLIENT_CERTIFICATE_PASSWORD",)
+#: How long --background waits for the emulator to serve (it takes about a second).
+START_TIMEOUT = 120.0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recon emulator",
         description="Serve Entra, Dataverse and Strivacity on 127.0.0.1 over HTTPS. Prints one "
-                    "JSON line (URLs, tenant, client credentials, ca_bundle) when ready.")
+                    "JSON line (URLs, tenant, client credentials, ca_bundle) when ready, or "
+                    "with --env the shell lines that point recon at it.",
+        epilog='Example: eval "$(recon emulator --env --background)"; recon check; '
+               'kill "$RECON_EMULATOR_PID"')
     parser.add_argument("--port", type=int, default=0, help="port to bind (0: any free port)")
     parser.add_argument("--dynamics", help="contacts CSV (default: the sample tenant)")
     parser.add_argument("--strivacity", help="accounts NDJSON (default: the sample tenant)")
@@ -27,18 +54,42 @@ def build_parser() -> argparse.ArgumentParser:
                              "token_lifetime=60; rate_limits=1 models the services' documented "
                              "limits; lose_answers=1,lose_path=bulk,lose_how=500 loses an "
                              "accepted write's answer (README: The emulator)")
+    parser.add_argument("--env", action="store_true",
+                        help="print `export NAME=value` lines for every variable recon reads "
+                             "(for eval) instead of the JSON line")
+    parser.add_argument("--background", action="store_true",
+                        help="serve from a process of its own and return once it is ready; "
+                             "the output adds its pid (RECON_EMULATOR_PID with --env)")
     return parser
 
 
+def env_lines(env: Mapping[str, str]) -> list[str]:
+    """Shell lines that set ``env`` and unset what the emulator does not use, for ``eval``."""
+    return [*(f"export {name}={shlex.quote(value)}" for name, value in env.items()),
+            f"unset {' '.join(UNSET)}"]
+
+
+def emulator_env(emulator: Emulator) -> dict[str, str]:
+    """Every variable recon reads, pointing at ``emulator`` (certificate sign-in included)."""
+    return {**emulator.env(), "AZURE_CLIENT_CERTIFICATE_PATH": emulator.info["client_certificate"]}
+
+
+def ready_text(emulator: Emulator, as_env: bool) -> str:
+    if as_env:
+        return "\n".join([*env_lines(emulator_env(emulator)), f"{READY} (pid {os.getpid()})"])
+    return json.dumps(emulator.info)
+
+
 def serve_forever(argv: list[str]) -> int:
-    """Run the emulator in the foreground; exit 0 on SIGINT/SIGTERM, 2 on bad input."""
+    """Run the emulator (in the foreground, or --background); 0 on SIGINT/SIGTERM, 2 bad input."""
     args = build_parser().parse_args(argv)
     try:
+        if args.background:
+            return start_background(_foreground_argv(args), args.env)
         faults = parse_faults(args.faults) if args.faults else Faults()
         emulator = Emulator(args.dynamics, args.strivacity, faults, args.port)
     except ReconError as error:
-        print(f"recon emulator: {error}", file=sys.stderr)
-        return 2
+        return report_error(error)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -47,10 +98,69 @@ def serve_forever(argv: list[str]) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with emulator:
-            print(json.dumps(emulator.info), flush=True)
+            print(ready_text(emulator, args.env), flush=True)
             while not stop.wait(0.5):
                 pass
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return EXIT_OK
+
+
+def _foreground_argv(args: argparse.Namespace) -> list[str]:
+    """The same options without --background, rebuilt from what was parsed (abbreviations too)."""
+    argv = ["--port", str(args.port), "--faults", args.faults]
+    for flag, value in (("--dynamics", args.dynamics), ("--strivacity", args.strivacity)):
+        argv += [flag, value] if value else []
+    return argv + (["--env"] if args.env else [])
+
+
+def start_background(argv: list[str], as_env: bool) -> int:
+    """Start ``recon emulator argv`` detached, relay what it prints when ready, add its pid."""
+    with tempfile.TemporaryFile(prefix="recon-emulator-") as errors:
+        child = subprocess.Popen([sys.executable, "-m", "recon", "emulator", *argv],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=errors, start_new_session=True)
+        assert child.stdout is not None
+        lines = _ready_lines(child.stdout, as_env)
+        if lines is None:
+            return _failed_start(child, errors)
+    child.stdout.close()  # it prints nothing more; the caller's $(...) can end
+    if as_env:
+        print("\n".join([*lines[:-1], f"export RECON_EMULATOR_PID={child.pid}",
+                         f"{READY} (pid {child.pid}); stop it with: kill {child.pid}"]))
+    else:
+        print(json.dumps({**json.loads(lines[0]), "pid": child.pid}))
+    return EXIT_OK
+
+
+def _ready_lines(stream: IO[bytes], as_env: bool) -> list[str] | None:
+    """The ready output, waited for at most START_TIMEOUT; None if the child exits or stalls."""
+    deadline, buffer = time.monotonic() + START_TIMEOUT, b""
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([stream], [], [], left)[0]:
+            return None
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            return None  # the child exited before it was ready
+        buffer += chunk
+        lines = buffer.decode("utf-8").splitlines()
+        if buffer.endswith(b"\n") and (not as_env or lines[-1].startswith(READY)):
+            return lines
+    return None
+
+
+def _failed_start(child: subprocess.Popen[bytes], errors: IO[bytes]) -> int:
+    """Stop a child that did not get ready; its own message and exit code become ours."""
+    try:
+        code = child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        raise JobFailed(f"the emulator did not get ready in {START_TIMEOUT:.0f} s; it was "
+                        "stopped. Try again, or run it in the foreground to see why.") from None
+    errors.seek(0)
+    sys.stderr.write(errors.read().decode("utf-8", "replace"))
+    if code == EXIT_OK:
+        raise ConfigError("the emulator exited before it was ready.")
+    return code

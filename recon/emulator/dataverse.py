@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from recon.emulator.dataverse_query import ContactQueries, QueryError, bad_request, preferences
+from recon.emulator.dataverse_security import DEFAULT_PRIVILEGES, user_privileges
 from recon.emulator.entra import TokenBook
 from recon.emulator.store import MAX_LENGTHS, READ_ONLY_COLUMNS, ContactStore, contact_key
 from recon.emulator.wire import (
@@ -46,6 +47,8 @@ class Dataverse:
         self.tokens = tokens
         self.authorize_url = authorize_url
         self.queries = ContactQueries(store, base_url)
+        #: The application user's privileges (name -> depth) that recon check asks about.
+        self.privileges = dict(DEFAULT_PRIVILEGES)
 
     def handles(self, path: str) -> bool:
         return path.startswith(PREFIX) or path == PREFIX.rstrip("/")
@@ -76,6 +79,9 @@ class Dataverse:
                 return json_response(200, {"UserId": str(uuid.UUID(int=1)),
                                            "BusinessUnitId": str(uuid.UUID(int=2)),
                                            "OrganizationId": str(uuid.UUID(int=3))}, ODATA_JSON)
+            elif request.method == "GET" and (answer := user_privileges(
+                    segment, request, self.privileges, self.base_url)) is not None:
+                return answer
             elif match := _ENTITY.match(segment):
                 key = self._key(match.group(1))
                 handler = {"GET": self._read, "PATCH": self._patch,

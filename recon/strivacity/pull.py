@@ -2,7 +2,8 @@
 
 Pages are written to NDJSON as they arrive (one ``AccountResponse`` per line, the format
 ``read_strivacity`` reads), so memory holds one page of JSON at a time; the canonical frame is
-then read from that file by the one function that turns Strivacity records canonical.
+then read from that file by the one function that turns Strivacity records canonical. The
+file is written beside its target and renamed over it only when the last page is in.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import pandas as pd
 from recon.errors import ConfigError
 from recon.fields import DEFAULT_FIELDS, FieldMap
 from recon.http import build_session
+from recon.private import atomic_path, private_opener
 from recon.progress import NullProgress, Progress, make_progress
+from recon.provenance import Pulled, write_sidecar
 from recon.retry import RetryPolicy
 from recon.settings import StrivacitySettings
 from recon.strivacity.client import PageSizePages, StrivacityClient, StrivacityTokens
@@ -73,7 +76,7 @@ def iter_accounts(client: StrivacityClient, store: str, *, since: str | datetime
 def write_accounts(path: str | Path, records: Iterator[dict[str, Any]]) -> int:
     """Write records as NDJSON (UTF-8, one object a line); return how many."""
     count = 0
-    with Path(path).open("w", encoding="utf-8", newline="\n") as out:
+    with open(path, "w", encoding="utf-8", newline="\n", opener=private_opener) as out:
         for record in records:
             out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
             count += 1
@@ -85,19 +88,31 @@ def pull_strivacity(settings: StrivacitySettings | None = None, *,
                     progress: Progress | None = None, session: Any = None,
                     out: str | Path | None = None, fields: FieldMap = DEFAULT_FIELDS,
                     retry: RetryPolicy | None = None) -> pd.DataFrame:
-    """Accounts as the canonical Strivacity frame; ``out`` keeps the NDJSON pulled."""
-    from recon.strivacity.files import read_strivacity
+    """Accounts as the canonical Strivacity frame; ``out`` keeps the NDJSON pulled.
+
+    ``out`` is replaced only once every page has arrived (a failed pull leaves the previous
+    file as it was), is 0600, and gets a ``<out>.source.json`` naming the tenant, store and
+    time of the pull.
+    """
+    from recon.strivacity.files import empty_strivacity, read_strivacity
 
     settings = settings or StrivacitySettings.from_env()
+    pulled = Pulled("strivacity", settings.url, datetime.now(UTC), store=settings.store,
+                    since=since_param(since) if since else None)
     client = connect(settings, session, retry)
     bar = progress or make_progress("Strivacity accounts")
     with tempfile.TemporaryDirectory(prefix="recon-strivacity-") as scratch:
         target = Path(out) if out is not None else Path(scratch) / "accounts.ndjson"
         try:
-            count = write_accounts(target, iter_accounts(client, settings.store, since=since,
-                                                         page_size=page_size, progress=bar))
+            with atomic_path(target) as partial:
+                count = write_accounts(partial, iter_accounts(
+                    client, settings.store, since=since, page_size=page_size, progress=bar))
         finally:
             if progress is None:
                 bar.close()
+        if out is not None:
+            write_sidecar(target, pulled)
         log.info("pulled %d Strivacity accounts from store %s", count, settings.store)
+        if count == 0:
+            return empty_strivacity(fields, str(target))
         return read_strivacity(target, format="ndjson", fields=fields)
