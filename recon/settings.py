@@ -210,7 +210,8 @@ def live_settings(env: Mapping[str, str] | None = None
 def strivacity_store(env: Mapping[str, str] | None = None) -> str:
     """The identity store named by ``STRIVACITY_STORE`` (default ``"default"``): the store of
     accounts whose export does not say which store holds them."""
-    return _optional(os.environ if env is None else env, "STRIVACITY_STORE") or DEFAULT_STORE
+    reader = _Reader(os.environ if env is None else env)
+    return reader.optional("STRIVACITY_STORE") or DEFAULT_STORE
 
 
 @contextmanager
