@@ -30,6 +30,10 @@ class Origin:
     line_of: Callable[[int], int] | None = None
     header_line: int | None = None
 
+    def where(self, row: int) -> str:
+        """Row ``row`` (0-based) as people find it: its file line, else its position."""
+        return f"line {self.line_of(row)}" if self.line_of is not None else f"row {row + 1}"
+
     def error(self, row: int, problem: str, *, column: str | None = None,
               record: str | None = None, fix: str | None = None) -> InputError:
         """An ``InputError`` for the row at position ``row`` (0-based)."""
@@ -155,7 +159,8 @@ def flags(values: pd.Series, column: str, origin: Origin, ids: pd.Series | None 
 
 
 def record_ids(values: pd.Series, column: str, origin: Origin, *, guid: bool) -> pd.Series:
-    """Trimmed ids (GUIDs lower-cased without braces); a row without one raises ``InputError``."""
+    """Trimmed ids (GUIDs lower-cased without braces); a row without one, or an id on two rows,
+    raises ``InputError``."""
     ids = arrow(as_string(values))
     ids = pc.utf8_trim_whitespace(ids)
     if guid:
@@ -166,7 +171,27 @@ def record_ids(values: pd.Series, column: str, origin: Origin, *, guid: bool) ->
         row = int(np.argmax(missing))
         raise origin.error(row, "the record has no id", column=column,
                            fix=f"Fill in {column!r} for every record, or remove the row")
+    if pc.count_distinct(ids).as_py() < len(ids):
+        raise _repeated_id(ids, column, origin)
     return from_arrow(ids)
+
+
+def _repeated_id(ids: pa.ChunkedArray, column: str, origin: Origin) -> InputError:
+    """The error for the first id that a later row repeats, naming both rows.
+
+    Two records with one id cannot both be reconciled: which one the other side pairs with,
+    and which one a batch writes, would be a guess.
+    """
+    values = pd.Series(ids.to_numpy(zero_copy_only=False))
+    second = int(np.argmax(values.duplicated(keep="first").to_numpy()))
+    first = int(np.argmax((values == values.iloc[second]).to_numpy()))
+    value = str(values.iloc[second])
+    both = f"{origin.where(first)} and {origin.where(second)}"
+    line = origin.line_of(second) if origin.line_of is not None else None
+    return InputError(f"the id {value!r} is on two records ({both})", file=origin.source,
+                      line=line, column=column, record=value,
+                      fix="Each record must appear once: remove or merge the repeated record, "
+                          "or export the records again")
 
 
 def guids(values: pd.Series) -> pd.Series:

@@ -10,15 +10,21 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import phonenumbers
+
 from recon.errors import ConfigError
 
-#: Columns of the canonical frame shared by both sides, in order (DESIGN §3).
+#: Columns of the canonical frame shared by both sides, in order (DESIGN §3). The mapped
+#: columns hold each source's own value (text as read; an empty value is NA): the engine
+#: compares them through ``recon.normalize`` and batches write them as the source holds them.
 MAPPED = ("given_name", "family_name", "middle_name", "phone",
           "street", "city", "region", "postal_code", "country")
 CANONICAL = ("record_id", "email", "email_key", "email_status", *MAPPED,
              "active", "created_at", "updated_at")
 DYNAMICS_EXTRA = ("etag", "email2_key", "email3_key")
-STRIVACITY_EXTRA = ("email_verified", "link")
+#: ``store``: the identity store an account lives in (the export's ``store``, else the setting
+#: ``STRIVACITY_STORE``); updates for the account are aimed at it.
+STRIVACITY_EXTRA = ("email_verified", "link", "store")
 DYNAMICS_COLUMNS = CANONICAL + DYNAMICS_EXTRA
 STRIVACITY_COLUMNS = CANONICAL + STRIVACITY_EXTRA
 
@@ -32,6 +38,8 @@ WINNERS = ("strivacity", "dynamics", "newest", "report")
 DYNAMICS_REQUIRED = ("contactid", "emailaddress1")
 DYNAMICS_CREATE_REQUIRED = ("lastname",)
 LINK_ATTRIBUTE = "crm.dynamicsContactId"
+#: Top-level keys of a field map file.
+TOP_LEVEL = ("fields", "link_attribute", "phone_region")
 
 
 @dataclass(frozen=True)
@@ -47,10 +55,12 @@ class Field:
 
 @dataclass(frozen=True)
 class FieldMap:
-    """The whole field map: compared fields plus the attribute that stores the link."""
+    """The whole field map: compared fields, the attribute that stores the link, and the
+    region national phone numbers are read in (``None``: only international numbers parse)."""
 
     fields: tuple[Field, ...]
     link_attribute: str = LINK_ATTRIBUTE
+    phone_region: str | None = None
 
     def __getitem__(self, name: str) -> Field:
         for field in self.fields:
@@ -82,7 +92,8 @@ def load_fields(path: str | Path | None) -> FieldMap:
     """Read a TOML field map over the defaults; ``None`` gives the defaults.
 
     ``[fields.<canonical>]`` tables may set ``dynamics``, ``strivacity`` (a string or a list,
-    first present wins), ``comparer`` and ``winner``; ``link_attribute`` sits at the top.
+    first present wins), ``comparer`` and ``winner``; ``link_attribute`` and ``phone_region``
+    (e.g. ``"US"``: the region national phone numbers are read in) sit at the top.
     """
     if path is None:
         return DEFAULT_FIELDS
@@ -91,10 +102,10 @@ def load_fields(path: str | Path | None) -> FieldMap:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the field map ({exc}). "
                           "Fix the TOML syntax or pass another --fields file.") from exc
-    unknown = set(data) - {"fields", "link_attribute"}
+    unknown = set(data) - set(TOP_LEVEL)
     if unknown:
         raise ConfigError(f"{path}: unknown top-level keys {sorted(unknown)}; "
-                          "valid: fields, link_attribute.")
+                          f"valid: {', '.join(TOP_LEVEL)}.")
     by_name = {f.name: f for f in DEFAULT_FIELDS.fields}
     for name, spec in data.get("fields", {}).items():
         if name not in by_name:
@@ -102,7 +113,21 @@ def load_fields(path: str | Path | None) -> FieldMap:
                               f"valid: {', '.join(by_name)}.")
         by_name[name] = _override(path, by_name[name], spec)
     return FieldMap(tuple(by_name.values()),
-                    data.get("link_attribute", DEFAULT_FIELDS.link_attribute))
+                    data.get("link_attribute", DEFAULT_FIELDS.link_attribute),
+                    phone_region(path, data.get("phone_region")))
+
+
+def phone_region(path: str | Path, value: object) -> str | None:
+    """A ``phone_region`` setting checked against the regions libphonenumber knows."""
+    if value is None:
+        return None
+    region = value.strip().upper() if isinstance(value, str) else None
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"{path}: phone_region = {value!r} is not a region libphonenumber "
+                          "knows. Use a two-letter region code such as \"US\", \"GB\", "
+                          "\"DE\" or \"FR\", or leave phone_region out to read only "
+                          "international (+...) numbers.")
+    return region
 
 
 def _override(path: str | Path, field: Field, spec: dict) -> Field:

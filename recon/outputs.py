@@ -1,13 +1,19 @@
-"""The run folder (DESIGN §7): summary.json, four CSVs and five batch files.
+"""The run folder (DESIGN §7): summary.json, five CSVs for people and five batch files.
 
-CSVs are written for people with spreadsheets and for Strivacity's import validator: UTF-8,
-an empty cell for a missing value (never ``null``/``NaN``/``n/a``), no padding around commas,
-no exponent numbers, ``\\n`` line ends, rows sorted so runs diff cleanly. A cell starting with
-``=``, ``+``, ``-``, ``@``, a tab or a carriage return is neutralised against spreadsheet
-formula injection by a leading single quote (``'=cmd`` shows as text, OWASP's advice); a cell
-that is exactly an E.164 phone number (``+14155550100``) is kept as it is, since digits
-cannot form a formula and importers need the number verbatim. Line breaks inside a cell are
-written as ``\n`` in a quoted cell.
+Every CSV is UTF-8, writes an empty cell for a missing value (never ``null``/``NaN``/``n/a``),
+no exponent numbers, ``\\n`` line ends, rows sorted so runs diff cleanly; line breaks inside a
+cell are written as ``\n`` in a quoted cell. Two kinds of CSV differ in one rule:
+
+- **people files** (matches, duplicates, drift, review, problems; ``safe_csv``) are opened in
+  spreadsheets: a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
+  neutralised against formula injection by a leading single quote (``'=cmd``, OWASP's advice),
+  and so is a cell of digits a spreadsheet would turn into a number and lose (12 or more
+  digits, or a leading zero): phones such as ``'+15125550100`` or ``'004930123456`` open as
+  text, never as ``1.51256E+10``. The quote is visible; it is what keeps the value whole.
+- **import files** (``batches/migrate_to_strivacity.csv``; ``import_csv``) are read by a
+  system: cells are exact, never quoted-prefixed (``-Smith`` stays ``-Smith``), and follow
+  Strivacity's import-validator rules, so the whitespace at a cell's edges, which the
+  validator rejects next to a comma, is left out.
 
 A run folder holds millions of lines, so nothing here loops over rows: cells and JSON lines
 are built column-wise with pyarrow (``recon.engine.lines.TEXTS`` for the batches), quoted
@@ -41,8 +47,9 @@ TABLES = {
     "duplicates.csv": ("duplicates", ("side", "email_key", "record_id", "group_size",
                                       "suggested_survivor")),
     "drift.csv": ("drift", ("contactid", "strivacity_id", "email_key", "field",
-                            "dynamics_value", "strivacity_value", "action")),
-    "review.csv": ("review", ("side", "record_id", "email_key", "reason")),
+                            "dynamics_value", "strivacity_value", "action", "reason")),
+    "review.csv": ("review", ("side", "record_id", "email_key", "reason", "value")),
+    "problems.csv": ("problems", ("side", "record_id", "field", "value", "reason")),
 }
 #: Batch file under batches/ -> batch name.
 BATCH_FILES = {
@@ -57,7 +64,10 @@ _NEEDS_QUOTES = r'[,"\n]'
 _CHUNK = 200_000
 _FORMULA_BYTES = np.zeros(256, bool)  # lookup table: is a cell's first byte a formula's?
 _FORMULA_BYTES[np.frombuffer(b"=+-@\t\r", np.uint8)] = True
-_E164 = r"^\+[1-9][0-9]{6,14}$"
+#: Digits a spreadsheet reads as a number and alters: a leading zero, or 12 digits or more.
+_LOSSY_NUMBER = r"^(0[0-9]+|[0-9]{12,})$"
+#: Whitespace at a cell's edges, which the import validator rejects beside a comma.
+_EDGE_SPACE = r"^[\s\x{00a0}\x{feff}]+|[\s\x{00a0}\x{feff}]+$"
 
 
 def _text(values: pd.Series) -> pa.Array:
@@ -77,7 +87,8 @@ def _text(values: pd.Series) -> pa.Array:
 
 
 def safe_cells(values: pd.Series) -> pa.Array:
-    """A column as CSV-safe text: blanks empty, edges trimmed, formulas neutralised.
+    """A column as cells for people: blanks empty, edges trimmed, formulas and numbers a
+    spreadsheet would alter neutralised by a leading ``'``.
 
     Each rule first looks at the raw bytes (first/last bytes of the cells, or the whole
     buffer) and runs its string kernel only when some cell needs it.
@@ -85,10 +96,31 @@ def safe_cells(values: pd.Series) -> pa.Array:
     text = _plain(pc.fill_null(_text(values), ""))
     if np.any(_edge_bytes(text, first=True) == 0x20) or np.any(_edge_bytes(text) == 0x20):
         text = _plain(pc.utf8_trim(text, " "))
-    risky = _FORMULA_BYTES[_edge_bytes(text, first=True)]
-    if risky.any():
-        formula = pc.and_(pa.array(risky), pc.invert(pc.match_substring_regex(text, _E164)))
-        text = _plain(pc.if_else(formula, pc.binary_join_element_wise("'", text, ""), text))
+    first = _edge_bytes(text, first=True)
+    risky = _FORMULA_BYTES[first]
+    digits = (first >= 0x30) & (first <= 0x39)
+    if risky.any() or digits.any():
+        lossy = pc.fill_null(pc.match_substring_regex(text, _LOSSY_NUMBER), False)
+        quote = pc.or_(pa.array(risky), pc.and_(pa.array(digits), lossy))
+        text = _plain(pc.if_else(quote, pc.binary_join_element_wise("'", text, ""), text))
+    return _line_breaks(text)
+
+
+def import_cells(values: pd.Series) -> pa.Array:
+    """A column as cells for a system import: exact values, blanks empty, edge whitespace
+    (which Strivacity's import validator rejects) left out; never a quote prefix."""
+    text = _plain(pc.fill_null(_text(values), ""))
+    if len(text) and (_any_space(_edge_bytes(text, first=True)) or _any_space(_edge_bytes(text))):
+        text = _plain(pc.replace_substring_regex(text, _EDGE_SPACE, ""))
+    return _line_breaks(text)
+
+
+def _any_space(edge: np.ndarray) -> bool:
+    """True when some cell may start or end with whitespace (ASCII, or a multi-byte one)."""
+    return bool(np.any((edge <= 0x20) & (edge > 0)) or np.any(edge >= 0x80))
+
+
+def _line_breaks(text: pa.Array) -> pa.Array:
     if contains_any(text, b"\r"):
         # Line breaks inside a cell become \n, which the writer quotes (a bare \r it would not).
         text = _plain(pc.replace_substring_regex(text, r"\r\n?", "\n"))
@@ -129,14 +161,24 @@ def _csv_rows(cells: list[pa.Array], rows: int) -> pa.Array:
 
 
 def safe_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as a spreadsheet- and importer-safe CSV (see the module docstring)."""
+    """Write ``frame`` as a CSV for people: spreadsheet-safe (see the module docstring)."""
+    return _csv(frame, path, safe_cells)
+
+
+def import_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as a CSV for a system import: exact values (see the module docstring)."""
+    return _csv(frame, path, import_cells)
+
+
+def _csv(frame: pd.DataFrame, path: str | Path, cells_of: Callable[[pd.Series], pa.Array]
+         ) -> Path:
     path = Path(path)
     header = pa.array([str(name) for name in frame.columns], pa.string())
     with path.open("wb") as out:
         _write_texts(out, _csv_rows([header.slice(i, 1) for i in range(len(header))], 1))
         for start in range(0, len(frame), _CHUNK):
             part = frame.iloc[start:start + _CHUNK]
-            cells = [safe_cells(part.iloc[:, i]) for i in range(part.shape[1])]
+            cells = [cells_of(part.iloc[:, i]) for i in range(part.shape[1])]
             _write_texts(out, _csv_rows(cells, len(part)))
     return path
 
@@ -173,7 +215,7 @@ def write_run(result: Reconciliation, folder: str | Path) -> Path:
            for name, (attribute, columns) in TABLES.items()},
         **{file: partial(_write_batch, result, batch, batches / file)
            for file, batch in BATCH_FILES.items()},
-        MIGRATE_CSV: partial(safe_csv, result.batch("migrate_to_strivacity"),
+        MIGRATE_CSV: partial(import_csv, result.batch("migrate_to_strivacity"),
                              batches / MIGRATE_CSV)}
     run_all(jobs)  # independent files, and pyarrow's kernels release the GIL: side by side
     text = json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n"

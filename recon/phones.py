@@ -91,4 +91,13 @@ def parse_one(raw: str, region: str | None) -> tuple[str | None, str | None]:
     if not phonenumbers.is_possible_number(number):
         return None, (f"not a possible number for country code +{number.country_code} "
                       "(wrong number of digits)")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # A few junk numbers (+310000000) lose a trunk 0 each time they are read: not a number
+    # anyone can be called on, and a key that changes on every pass.
+    if _formatted(phonenumbers.parse(e164, None)) != e164:
+        return None, "not a real phone number (it reads differently every time)"
+    return e164, None
+
+
+def _formatted(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

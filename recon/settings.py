@@ -207,6 +207,13 @@ def live_settings(env: Mapping[str, str] | None = None
     return settings
 
 
+def strivacity_store(env: Mapping[str, str] | None = None) -> str:
+    """The identity store named by ``STRIVACITY_STORE`` (default ``"default"``): the store of
+    accounts whose export does not say which store holds them."""
+    reader = _Reader(os.environ if env is None else env)
+    return reader.optional("STRIVACITY_STORE") or DEFAULT_STORE
+
+
 @contextmanager
 def environment(values: Mapping[str, str]) -> Iterator[None]:
     """Set environment variables for the block (child processes inherit them), then restore."""

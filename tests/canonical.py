@@ -5,7 +5,9 @@
 
 Short names: ``id``, ``email``, any mapped field (``given_name`` ... ``country``), ``active``
 (Dynamics) / ``enabled`` (Strivacity), ``updated`` / ``created`` (ISO strings), ``email2`` /
-``email3`` and ``etag`` (Dynamics), ``link`` and ``verified`` (Strivacity), and ``raw_*``.
+``email3`` and ``etag`` (Dynamics), ``link``, ``verified`` and ``store`` (Strivacity; default
+``"default"``), and ``raw_*``. Mapped fields keep the value given, as a loader keeps the
+source's own value.
 ``synthetic(n)`` builds a large pair of frames for timing runs without per-row Python.
 """
 
@@ -37,8 +39,7 @@ def _base(rows: tuple[dict[str, Any], ...], active_name: str) -> dict[str, pd.Se
         "email_key": key, "email_status": status,
     }
     for name in MAPPED:
-        raw = _column(rows, name)
-        cols[name] = normalize.phone(raw) if name == "phone" else normalize.text(raw)
+        cols[name] = _column(rows, name).astype(STRING)
     cols["active"] = _column(rows, active_name, True).astype("boolean")
     for name, short in (("created_at", "created"), ("updated_at", "updated")):
         stamps = pd.to_datetime(_column(rows, short, _DEFAULT_TIME), utc=True, format="ISO8601")
@@ -69,6 +70,7 @@ def strivacity(*rows: dict[str, Any]) -> pd.DataFrame:
     cols = _base(rows, "enabled")
     cols["email_verified"] = _column(rows, "verified", False).astype("boolean")
     cols["link"] = _column(rows, "link").astype(STRING)
+    cols["store"] = _column(rows, "store", "default").astype(STRING)
     return _finish(cols, rows, STRIVACITY_COLUMNS)
 
 
@@ -108,5 +110,6 @@ def synthetic(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     s["email_verified"] = pd.Series(np.ones(n, bool), dtype="boolean")
     linked = rng.random(n) < 0.1
     s["link"] = _strings("d", ids).where(pd.Series(linked), None)
+    s["store"] = _strings(np.full(n, "default"))
     return (pd.DataFrame({c: d[c] for c in DYNAMICS_COLUMNS}),
             pd.DataFrame({c: s[c] for c in STRIVACITY_COLUMNS}))

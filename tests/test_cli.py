@@ -50,6 +50,21 @@ def test_bad_input_prints_one_line_and_exits_2(tmp_path: Path,
     assert not (tmp_path / "run").exists()
 
 
+def test_a_repeated_record_id_exits_2_and_writes_no_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("contactid,emailaddress1\nc1,a@x.com\n", encoding="utf-8")
+    accounts = tmp_path / "accounts.ndjson"
+    accounts.write_text('{"id": "a1", "identities": {"email": {"id": "a@x.com"}}}\n'
+                        '{"id": "a1", "identities": {"email": {"id": "b@x.com"}}}\n',
+                        encoding="utf-8")
+    code = main(["reconcile", "--dynamics", str(contacts), "--strivacity", str(accounts),
+                 "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "line 1 and line 2" in err and "accounts.ndjson" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_usage_error_exits_with_the_settings_code(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["reconcile", "--dynamics"])

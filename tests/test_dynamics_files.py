@@ -64,8 +64,9 @@ def assert_rows(frame: pd.DataFrame) -> None:
     assert frame["email_status"].tolist() == ["ok", "invalid", "missing"]
     assert frame["email2_key"].iloc[0] == "jo.alt@example.com"
     assert frame["active"].tolist() == [True, False, True]
-    assert frame["phone"].tolist()[0] == "+14155550100"
-    assert frame["phone"].iloc[2] == "+442079460958"
+    # mapped fields are what Dynamics holds; the engine compares them through normalize
+    assert frame["phone"].tolist()[0] == "+1 (415) 555-0100"
+    assert frame["phone"].iloc[2] == "0044 20 7946 0958"
     assert pd.isna(frame["given_name"].iloc[1])
     assert frame["created_at"].iloc[0] == pd.Timestamp("2024-03-01T10:00:00Z")
     assert pd.isna(frame["updated_at"].iloc[1])
@@ -76,12 +77,15 @@ def assert_rows(frame: pd.DataFrame) -> None:
 
 # --- to_canonical ----------------------------------------------------------------------------
 
+OTHER = GUID[:-1] + ("0" if GUID[-1] != "0" else "1")
+
+
 def test_to_canonical_from_typed_web_api_rows_keeps_input_unchanged() -> None:
     raw = pd.DataFrame([
         {"@odata.etag": 'W/"72201545"', "contactid": GUID, "emailaddress1": "a@x.com",
          "statecode": 1, "createdon": "2023-04-07T21:59:01Z", "modifiedon": None,
          "versionnumber": 72201545, "mobilephone": None},
-        {"@odata.etag": None, "contactid": GUID.upper(), "emailaddress1": None,
+        {"@odata.etag": None, "contactid": OTHER.upper(), "emailaddress1": None,
          "statecode": 0, "createdon": None, "modifiedon": "2023-04-07T21:59:01Z",
          "versionnumber": 5, "mobilephone": "+33 1 23 45 67 89"},
     ], index=[10, 20])
@@ -91,8 +95,8 @@ def test_to_canonical_from_typed_web_api_rows_keeps_input_unchanged() -> None:
     assert_contract(frame)
     assert frame["etag"].tolist() == ['W/"72201545"', 'W/"5"']
     assert frame["active"].tolist() == [False, True]
-    assert frame["record_id"].tolist() == [GUID, GUID]
-    assert frame["phone"].iloc[1] == "+33123456789"
+    assert frame["record_id"].tolist() == [GUID, OTHER]
+    assert frame["phone"].iloc[1] == "+33 1 23 45 67 89"  # as Dynamics holds it
     assert frame["raw_versionnumber"].tolist() == [72201545, 5]
 
 
@@ -235,7 +239,7 @@ def test_xlsx_bad_status_names_the_sheet_row(tmp_path: Path) -> None:
     path = excel_export(tmp_path / "c.xlsx", [
         [GUID, "a", None, "", "a@x.com", "", "", None, None, "Active", None],
         [None] * 11,
-        [GUID, "b", None, "", "b@x.com", "", "", None, None, "Maybe", None],
+        [OTHER, "b", None, "", "b@x.com", "", "", None, None, "Maybe", None],
     ])
     with pytest.raises(InputError) as err:
         read_dynamics(path)
@@ -368,3 +372,21 @@ def test_bad_timestamp_among_good_ones_names_its_row() -> None:
     with pytest.raises(InputError) as err:
         to_canonical(raw, source="c.csv", line_of=lambda i: i + 2)
     assert (err.value.line, err.value.column) == (7, "modifiedon")
+
+
+@pytest.mark.parametrize("second", [GUID, GUID.upper(), "{" + GUID + "}", f" {GUID} "])
+def test_a_contactid_on_two_rows_names_both_lines(tmp_path: Path, second: str) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("contactid,emailaddress1\n"
+                    f"{GUID},a@x.com\n{OTHER},b@x.com\n{second},c@x.com\n", encoding="utf-8")
+    error = raises(path)
+    assert (error.line, error.column, error.record) == (4, "contactid", GUID)
+    assert "line 2 and line 4" in str(error) and "appear once" in error.fix
+
+
+def test_a_contactid_on_two_jsonl_rows_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(f'{{"contactid": "{GUID}", "emailaddress1": "a@x.com"}}\n\n'
+                    f'{{"contactid": "{GUID}", "emailaddress1": "b@x.com"}}\n', encoding="utf-8")
+    error = raises(path)
+    assert error.line == 3 and "line 1 and line 3" in str(error)

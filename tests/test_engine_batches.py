@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recon.engine import reconcile
+from recon.engine.batches import created_contact_id
 from recon.engine.lines import LINES, TEXTS
 from recon.fields import DEFAULT_FIELDS, FieldMap
 from recon.normalize import STRING
@@ -24,10 +25,10 @@ def test_migrate_active_dynamics_only_contacts_as_create_bodies() -> None:
                   strivacity())
     assert list(r.batch_lines("migrate_to_strivacity")) == [{
         "language": "en-US",
-        "email": {"id": "jo@x.com", "verified": False},
+        "email": {"id": "Jo@X.com", "verified": False},
         "phone": {"id": "+12025550100"},
         "local": {"metadata": {
-            "emails": {"primaryEmail": "jo@x.com"},
+            "emails": {"primaryEmail": "Jo@X.com"},
             "name": {"givenName": "Jo", "familyName": "Roe"},
             "addresses": {"locality": "Paris"},
             "crm": {"dynamicsContactId": "c1"}}},
@@ -48,8 +49,10 @@ def test_create_enabled_strivacity_only_accounts_as_contact_bodies() -> None:
     r = reconcile(dynamics(), strivacity(
         {"id": "a1", "email": "a@x.com", "given_name": "Ann", "family_name": "Lee"},
         {"id": "a2", "email": "b@x.com", "family_name": "Off", "enabled": False}))
+    contactid = created_contact_id("default", "a1")
     assert list(r.batch_lines("create_in_dynamics")) == [
-        {"emailaddress1": "a@x.com", "firstname": "Ann", "lastname": "Lee"}]
+        {"contactid": contactid, "emailaddress1": "a@x.com", "firstname": "Ann",
+         "lastname": "Lee"}]
     assert r.batch("create_in_dynamics")["strivacity_id"].tolist() == ["a1"]
 
 
@@ -79,7 +82,7 @@ def test_update_strivacity_adds_the_link_to_email_pairs_and_dynamics_wins() -> N
                             for f in DEFAULT_FIELDS.fields))
     d = dynamics({"id": "c2", "email": "b@x.com", "city": "Paris"},
                  {"id": "c1", "email": "a@x.com"}, {"id": "c3", "email": "c@x.com"})
-    s = strivacity({"id": "a2", "email": "b@x.com", "city": "Lyon", "raw_store": "eu"},
+    s = strivacity({"id": "a2", "email": "b@x.com", "city": "Lyon", "store": "eu"},
                    {"id": "a1", "email": "a@x.com"},
                    {"id": "a3", "email": "zzz@x.com", "link": "c3"})
     lines = list(reconcile(d, s, fields).batch_lines("update_strivacity"))
@@ -204,3 +207,26 @@ def test_texts_of_a_reconciliation_match_its_lines(monkeypatch: pytest.MonkeyPat
     for name in TEXTS:
         assert TEXTS[name](r.batch(name)).to_pylist() == _expected(name, r.batch(name)), name
         assert len(TEXTS[name](r.batch(name))) == r.summary["batches"][name]
+
+
+@pytest.mark.parametrize(("store", "account"), [("default", "a1"), ("eu", "x:y"),
+                                                ("a:b", "c"), ("a", "b:c"), ("ü", "😀")])
+def test_created_contact_ids_are_uuid5_of_store_and_account(store: str, account: str) -> None:
+    import uuid
+
+    from recon.engine.batches import CREATED_CONTACT_NAMESPACE
+    expected = uuid.uuid5(CREATED_CONTACT_NAMESPACE, f"{len(store)}:{store}:{account}")
+    assert created_contact_id(store, account) == str(expected)
+    assert created_contact_id("a:b", "c") != created_contact_id("a", "b:c")
+
+
+def test_a_created_contacts_id_is_written_back_as_its_accounts_link() -> None:
+    r = reconcile(dynamics(), strivacity({"id": "a1", "email": "a@x.com", "family_name": "L",
+                                          "store": "eu"},
+                                         {"id": "a2", "email": "b@x.com", "family_name": "M"}))
+    ids = {line["contactid"] for line in r.batch_lines("create_in_dynamics")}
+    assert ids == {created_contact_id("eu", "a1"), created_contact_id("default", "a2")}
+    assert list(r.batch_lines("update_strivacity")) == [
+        {"operation": "updatePersonalData", "identityStore": store, "accountId": account,
+         "value": {"crm": {"dynamicsContactId": created_contact_id(store, account)}}}
+        for store, account in (("eu", "a1"), ("default", "a2"))]

@@ -28,9 +28,9 @@ def _drift(d: dict, s: dict, fields: FieldMap | None = None) -> pd.DataFrame:
 def test_drift_columns_and_values() -> None:
     drift = _drift({"given_name": "Jo"}, {"given_name": "Joe"})
     assert drift.columns.tolist() == ["contactid", "strivacity_id", "email_key", "field",
-                                      "dynamics_value", "strivacity_value", "action"]
-    assert drift.values.tolist() == [["c1", "a1", "a@x.com", "given_name", "Jo", "Joe",
-                                      "update_dynamics"]]
+                                      "dynamics_value", "strivacity_value", "action", "reason"]
+    assert drift.fillna("").values.tolist() == [["c1", "a1", "a@x.com", "given_name", "Jo",
+                                                 "Joe", "update_dynamics", ""]]
 
 
 def test_text_compares_after_normalisation_but_keeps_case() -> None:

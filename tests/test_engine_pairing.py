@@ -144,7 +144,7 @@ def test_missing_lastname_holds_an_enabled_account_but_not_a_disabled_one() -> N
 
 def test_review_frame_lists_held_records_sorted() -> None:
     r = reconcile(dynamics({"id": "c2", "email": "bad"}, {"id": "c1"}), strivacity())
-    assert r.review.columns.tolist() == ["side", "record_id", "email_key", "reason"]
+    assert r.review.columns.tolist() == ["side", "record_id", "email_key", "reason", "value"]
     assert r.review[["side", "record_id", "reason"]].values.tolist() == [
         ["dynamics", "c1", "missing_email"], ["dynamics", "c2", "invalid_email"]]
 

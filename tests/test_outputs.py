@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from recon.engine import reconcile
 from recon.normalize import STRING
-from recon.outputs import safe_cells, safe_csv, write_run, write_texts
+from recon.outputs import import_cells, safe_cells, safe_csv, write_run, write_texts
 
 
 def _result():
@@ -42,7 +43,7 @@ def test_run_folder_has_exactly_the_contract_files(tmp_path: Path) -> None:
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert files == sorted([
         "summary.json", "matches.csv", "duplicates.csv", "drift.csv", "review.csv",
-        "batches/migrate_to_strivacity.ndjson", "batches/migrate_to_strivacity.csv",
+        "problems.csv", "batches/migrate_to_strivacity.ndjson", "batches/migrate_to_strivacity.csv",
         "batches/create_in_dynamics.jsonl", "batches/update_dynamics.jsonl",
         "batches/update_strivacity.ndjson"])
 
@@ -50,19 +51,21 @@ def test_run_folder_has_exactly_the_contract_files(tmp_path: Path) -> None:
 def test_csv_headers_are_the_contract(tmp_path: Path) -> None:
     folder = _result().write(tmp_path)
     headers = {name: _rows(folder / name)[0] for name in
-               ("matches.csv", "duplicates.csv", "drift.csv", "review.csv")}
+               ("matches.csv", "duplicates.csv", "drift.csv", "review.csv", "problems.csv")}
     assert headers == {
         "matches.csv": ["match_type", "email_key", "contactid", "strivacity_id"],
         "duplicates.csv": ["side", "email_key", "record_id", "group_size", "suggested_survivor"],
         "drift.csv": ["contactid", "strivacity_id", "email_key", "field", "dynamics_value",
-                      "strivacity_value", "action"],
-        "review.csv": ["side", "record_id", "email_key", "reason"],
+                      "strivacity_value", "action", "reason"],
+        "review.csv": ["side", "record_id", "email_key", "reason", "value"],
+        "problems.csv": ["side", "record_id", "field", "value", "reason"],
     }
 
 
 def test_summary_json_keys(tmp_path: Path) -> None:
     summary = json.loads((_result().write(tmp_path) / "summary.json").read_text())
-    assert list(summary) == ["dynamics", "strivacity", "pairs", "drift", "batches"]
+    assert list(summary) == ["dynamics", "strivacity", "pairs", "drift", "batches", "problems"]
+    assert summary["problems"] == {"phone": 0}
     assert list(summary["dynamics"]) == ["records", "matched", "only", "review",
                                          "duplicate_groups", "invalid_email", "review_reasons"]
     assert list(summary["pairs"]) == ["total", "by_link", "by_email"]
@@ -98,7 +101,7 @@ def test_migrate_csv_is_import_safe(tmp_path: Path) -> None:
     header, row = rows[0], rows[1]
     cell = dict(zip(header, row, strict=True))
     assert cell["identities.phone.id"] == "+33612345678"  # E.164 kept verbatim
-    assert cell["name.familyName"] == "'-Minus"  # formula-looking cell neutralised
+    assert cell["name.familyName"] == "-Minus"  # an import file is exact: never neutralised
     assert cell["name.middleName"] == ""  # missing: empty, never null/NaN
     assert cell["addresses.streetAddress"] == "1, Main St"
     for bad in ("null", "NaN", "nan", "n/a", "<NA>", " ,", ", "):
@@ -107,13 +110,16 @@ def test_migrate_csv_is_import_safe(tmp_path: Path) -> None:
 
 def test_drift_csv_neutralises_formulas(tmp_path: Path) -> None:
     rows = _rows(_result().write(tmp_path) / "drift.csv")
-    assert ["c1", "a1", "a@x.com", "given_name", "'=HYPERLINK(1)", "Ann", "update_dynamics"] in rows
+    assert ["c1", "a1", "a@x.com", "given_name", "'=HYPERLINK(1)", "Ann", "update_dynamics",
+            ""] in rows
 
 
 @pytest.mark.parametrize(("value", "written"), [
     ("=1+2", "'=1+2"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2", "'-2"),
     ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\nx"), ("a\r\nb", "a\nb"),
-    ("+12025550100", "+12025550100"),
+    ("+12025550100", "'+12025550100"), ("+1 512 555 0101", "'+1 512 555 0101"),
+    ("004930123456", "'004930123456"), ("15125550100", "15125550100"),
+    ("151255501001", "'151255501001"), ("78701", "78701"), ("0", "0"),
     ("  padded  ", "padded"), ("plain", "plain"), (None, ""),
 ])
 def test_safe_csv_cells(tmp_path: Path, value: str | None, written: str) -> None:
@@ -126,7 +132,7 @@ def test_safe_csv_numbers_bools_and_times(tmp_path: Path) -> None:
         "big": [12345678901234.0, np.nan], "n": [1, 2], "flag": pd.array([True, None], "boolean"),
         "at": pd.to_datetime(["2024-03-01T10:00:00Z", None], utc=True)})
     rows = _rows(safe_csv(frame, tmp_path / "x.csv"))
-    assert rows == [["big", "n", "flag", "at"], ["12345678901234", "1", "true",
+    assert rows == [["big", "n", "flag", "at"], ["'12345678901234", "1", "true",
                                                  "2024-03-01T10:00:00Z"], ["", "2", "", ""]]
     assert "\r" not in (tmp_path / "x.csv").read_text()
 
@@ -176,3 +182,79 @@ def test_write_texts_writes_one_line_each(tmp_path: Path) -> None:
     assert write_texts(pa.array([], pa.string()), tmp_path / "b").read_bytes() == b""
     with pytest.raises(ValueError, match="c: line 2 has no text"):
         write_texts(pa.array(["{}", None]), tmp_path / "c")
+
+
+# --- import files are exact, people files are safe (issue 10, point 6) ----------------------
+
+_AWKWARD = ["-Smith", "=1+2", "+Plus", "@At", "O'Brien", "Zoë", "1, Main St"]
+
+
+def _awkward_result():  # type: ignore[no-untyped-def]
+    rows = [{"id": f"c{n}", "email": f"p{n}@x.com", "family_name": name,
+             "phone": "+1 512 555 0101" if n == 0 else None}
+            for n, name in enumerate(_AWKWARD)]
+    return reconcile(dynamics(*rows, {"id": "c9", "email": "not an address"}), strivacity())
+
+
+def test_migrate_csv_carries_exact_values_and_passes_the_import_validator(
+        tmp_path: Path) -> None:
+    folder = _awkward_result().write(tmp_path)
+    path = folder / "batches" / "migrate_to_strivacity.csv"
+    header, *rows = _rows(path)
+    names = [dict(zip(header, row, strict=True))["name.familyName"] for row in rows]
+    assert names == _AWKWARD  # sorted by contact id c0..c6, each exactly as Dynamics holds it
+    assert rows[0][header.index("identities.phone.id")] == "+15125550101"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for line in lines:  # Strivacity's import_validator rules (reference/strivacity.md §4.1)
+        assert not re.search(r'(\s+"?,|,"?\s+)', line.replace('"1, Main St"', "x"))
+        assert not re.search(r"\d\.\d+E\+\d+", line, re.IGNORECASE)
+        assert not {"null", "n/a", "#n/a"} & {c.lower() for c in line.split(",")}
+    ndjson = (folder / "batches" / "migrate_to_strivacity.ndjson").read_text(encoding="utf-8")
+    assert [json.loads(x)["local"]["metadata"]["name"]["familyName"]
+            for x in ndjson.splitlines()] == _AWKWARD
+
+
+def test_people_files_neutralise_formulas_and_keep_phones_as_text(tmp_path: Path) -> None:
+    d = dynamics({"id": "c1", "email": "a@x.com", "family_name": "-Smith",
+                  "phone": "+15125550100", "postal_code": "02134"})
+    s = strivacity({"id": "a1", "email": "a@x.com", "link": "c1", "family_name": "=X",
+                    "phone": "+15125550199", "postal_code": "2134"})
+    rows = _rows(reconcile(d, s).write(tmp_path) / "drift.csv")[1:]
+    cells = {row[3]: (row[4], row[5]) for row in rows}
+    assert cells["family_name"] == ("'-Smith", "'=X")
+    assert cells["phone"] == ("'+15125550100", "'+15125550199")  # never 1.51256E+10
+    assert cells["postal_code"] == ("'02134", "2134")  # a leading zero is kept
+
+
+def test_import_cells_trim_only_edge_whitespace_and_never_prefix() -> None:
+    values = pd.Series([" -Smith ", "=1+2", "\u00a0Ann\u00a0", "a  b", None, "+12025550100"],
+                       dtype=STRING)
+    assert import_cells(values).to_pylist() == ["-Smith", "=1+2", "Ann", "a  b", "",
+                                                "+12025550100"]
+
+
+def test_review_shows_the_offending_value_of_invalid_emails(tmp_path: Path) -> None:
+    rows = _rows(_awkward_result().write(tmp_path) / "review.csv")
+    assert rows == [["side", "record_id", "email_key", "reason", "value"],
+                    ["dynamics", "c9", "", "invalid_email", "not an address"]]
+
+
+def test_review_value_is_neutralised_for_people(tmp_path: Path) -> None:
+    r = reconcile(dynamics({"id": "c1", "email": "=HYPERLINK(1)"}, {"id": "c2"}), strivacity())
+    rows = _rows(r.write(tmp_path) / "review.csv")
+    assert rows[1:] == [["dynamics", "c1", "", "invalid_email", "'=HYPERLINK(1)"],
+                        ["dynamics", "c2", "", "missing_email", ""]]
+
+
+def test_problems_csv_lists_every_unreadable_phone_neutralised(tmp_path: Path) -> None:
+    d = dynamics({"id": "c1", "email": "a@x.com", "phone": "=2+3"},
+                 {"id": "c2", "email": "b@x.com", "phone": "(415) 555-0100"})
+    s = strivacity({"id": "a1", "email": "z@x.com", "family_name": "Z", "phone": "12"})
+    folder = reconcile(d, s).write(tmp_path)
+    header, *rows = _rows(folder / "problems.csv")
+    assert header == ["side", "record_id", "field", "value", "reason"]
+    assert [row[:4] for row in rows] == [["dynamics", "c1", "phone", "'=2+3"],
+                                         ["dynamics", "c2", "phone", "(415) 555-0100"],
+                                         ["strivacity", "a1", "phone", "12"]]
+    assert all(row[4] for row in rows)
+    assert json.loads((folder / "summary.json").read_text())["problems"] == {"phone": 3}

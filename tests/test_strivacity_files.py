@@ -232,6 +232,11 @@ def test_bad_timestamp_names_line(tmp_path: Path) -> None:
 
 # --- reading large files without a copy in memory ------------------------------------------
 
+def _copies(n: int) -> list[dict]:
+    """``n`` copies of RECORDS, each record with an id of its own."""
+    return [{**r, "id": f"{r['id']}-{k}"} for k in range(n) for r in RECORDS]
+
+
 def test_ndjson_whose_later_records_bring_new_fields(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     # The streaming reader takes its schema from the first block; a field or type first seen
@@ -239,7 +244,7 @@ def test_ndjson_whose_later_records_bring_new_fields(tmp_path: Path,
     monkeypatch.setattr(readers, "STREAM_BLOCK", 512)
     late = {**RECORDS[2], "id": "acc-9", "enabled": False,
             "accountInfo": {"name": {"middleName": "Q"}}, "nickname": "Jojo"}
-    frame = read_strivacity(write_lines(tmp_path / "a.ndjson", [*RECORDS * 4, late]))
+    frame = read_strivacity(write_lines(tmp_path / "a.ndjson", [*_copies(4), late]))
     assert frame["record_id"].tolist()[-1] == "acc-9" and len(frame) == 13
     assert frame["middle_name"].tolist()[-1] == "Q" and frame["active"].tolist()[-1] is False
     assert frame["raw_nickname"].tolist()[-1] == "Jojo"
@@ -248,7 +253,7 @@ def test_ndjson_whose_later_records_bring_new_fields(tmp_path: Path,
 
 def test_ndjson_streamed_in_small_blocks_matches_one_block(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write_lines(tmp_path / "a.ndjson", RECORDS * 50)
+    path = write_lines(tmp_path / "a.ndjson", _copies(50))
     whole = read_strivacity(path)
     monkeypatch.setattr(readers, "STREAM_BLOCK", 1024)
     pd.testing.assert_frame_equal(read_strivacity(path), whole)
@@ -275,3 +280,58 @@ def test_line_count_matches_counting_the_whole_file(data: bytes, block: int) -> 
             assert quoted == (b'"' in data)
         finally:
             readers.BLOCK = original
+
+
+# --- the identity store (issue 10, point 5) -------------------------------------------------
+
+def test_store_comes_from_the_record_else_from_strivacity_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIVACITY_STORE", "brand-x")
+    records = [{**RECORDS[0]}, {**RECORDS[1], "store": " "}, {**RECORDS[2], "store": "eu"}]
+    frame = read_strivacity(write_lines(tmp_path / "a.ndjson", records))
+    assert frame["store"].tolist() == ["default", "brand-x", "eu"]
+    assert "raw_store" not in frame.columns
+
+
+@pytest.mark.parametrize("env", [None, "brand-x"])
+def test_an_export_without_store_updates_the_store_the_setting_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str | None) -> None:
+    from recon.api import reconcile_files
+    if env is None:
+        monkeypatch.delenv("STRIVACITY_STORE", raising=False)
+    else:
+        monkeypatch.setenv("STRIVACITY_STORE", env)
+    contacts = tmp_path / "c.csv"
+    contacts.write_text("contactid,emailaddress1,lastname,statecode\n"
+                        f"{GUID},jo@example.com,Roe,0\n", encoding="utf-8")
+    accounts = tmp_path / "a.csv"  # a CSV export has no store column
+    accounts.write_text("id,identities.email.id,name.familyName,enabled\n"
+                        "acc-1,jo@example.com,Roe,true\nacc-2,new@example.com,New,true\n",
+                        encoding="utf-8")
+    result, _ = reconcile_files(contacts, accounts, tmp_path / "run")
+    lines = list(result.batch_lines("update_strivacity"))
+    assert {line["accountId"] for line in lines} == {"acc-1", "acc-2"}
+    assert {line["identityStore"] for line in lines} == {env or "default"}
+    assert read_strivacity(accounts, store="given")["store"].tolist() == ["given"] * 2
+
+
+# --- a record id on two records (issue 10, point 16) ---------------------------------------
+
+@pytest.mark.parametrize("ext", ["ndjson", "csv", "json"])
+def test_an_account_id_on_two_records_names_both(tmp_path: Path, ext: str) -> None:
+    path = tmp_path / f"a.{ext}"
+    rows = [("acc-1", "a@x.com"), ("acc-2", "b@x.com"), (" acc-1", "c@x.com")]
+    if ext == "csv":
+        path.write_text("id,identities.email.id\n" + "".join(f"{i},{e}\n" for i, e in rows),
+                        encoding="utf-8")
+    else:
+        records = [{"id": i, "identities": {"email": {"id": e}}} for i, e in rows]
+        if ext == "json":
+            path.write_text(json.dumps(records), encoding="utf-8")
+        else:
+            write_lines(path, records)
+    error = raises(path)
+    where, line = {"json": ("row 1 and row 3", None), "csv": ("line 2 and line 4", 4),
+                   "ndjson": ("line 1 and line 3", 3)}[ext]
+    assert (error.record, error.column, error.line) == ("acc-1", "id", line)
+    assert where in str(error) and "appear once" in str(error.fix)

@@ -1,8 +1,10 @@
 """What ``recon apply`` would send: the run folder's batch lines as numbered operations.
 
 Each batch line becomes one ``Operation`` with a stable key (``<batch>:<line>``) that the
-journal uses. Creates in Dynamics get their ``contactid`` here, derived from the batch file and
-the line, so a resend after a crash addresses the same contact instead of creating another.
+journal uses. Creates in Dynamics carry the ``contactid`` the run fixed (the same run's
+``update_strivacity`` writes it back as the account's link); a line without one (a run folder
+from an older recon) gets an id derived from the batch file and the line. Either way a resend
+after a crash addresses the same contact instead of creating another.
 
 Each operation also has a ``digest`` of what it sends, and the plan the run's id (``run_id``,
 a digest of the batch files): the journal counts an entry only for the same run, tenant and
@@ -155,10 +157,22 @@ def _create_in_dynamics(path: Path, lines: list[tuple[int, dict[str, Any]]]) -> 
     digest = hashlib.sha256(path.read_bytes()).hexdigest() if lines else ""
     ops = []
     for line, value in lines:
-        contactid = contact_id_for(digest, line)
+        given = str(value.get("contactid") or "").strip().strip("{}").lower()
+        if given and not _is_guid(given):
+            raise InputError(f"contactid {given!r} is not a GUID", file=str(path), line=line,
+                             column="contactid",
+                             fix="Write the run folder again with `recon reconcile`.")
+        contactid = given or contact_id_for(digest, line)
         body = {**{k: v for k, v in value.items() if k != "contactid"}, "contactid": contactid}
         ops.append(Operation("create_in_dynamics", line, contactid, "POST", "contacts", body))
     return ops
+
+
+def _is_guid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
 
 
 def _migrate(path: Path, lines: list[tuple[int, dict[str, Any]]]) -> list[Operation]:

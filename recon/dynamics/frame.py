@@ -31,7 +31,7 @@ from recon.fields import (
     Field,
     FieldMap,
 )
-from recon.normalize import STRING, email_key, phone, text
+from recon.normalize import STRING, email_key
 from recon.parallel import ColumnTask, run_columns
 
 ID = DYNAMICS_REQUIRED[0]
@@ -99,9 +99,9 @@ def _emails(raw: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def _mapped(raw: pd.DataFrame, field: Field) -> pd.Series:
-    """A compared text or phone field, normalised by its comparer."""
-    values = as_string(_column(raw, field.dynamics))
-    return phone(values) if field.comparer == "phone" else text(values)
+    """A compared field as Dynamics holds it (text; empty is NA). The engine compares it
+    through its comparer; batches write it as it is, so rollback can restore it."""
+    return as_string(_column(raw, field.dynamics))
 
 
 def _timestamps(raw: pd.DataFrame, column: str, origin: Origin, ids: pd.Series) -> pd.Series:

@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recon import normalize
 from recon.engine.keys import KeyCodes, encode_keys, lookup, per_code, strings
 from recon.parallel import threads
 
@@ -164,8 +165,8 @@ def _required(strivacity: pd.DataFrame, s: Side, required: Sequence[str]) -> Non
     """Hold enabled Strivacity-only accounts that lack a value Dynamics needs on create."""
     enabled = strivacity["active"].fillna(False).to_numpy(dtype=bool)
     lacking = np.zeros(len(strivacity), bool)
-    for column in required:
-        lacking |= strivacity[column].isna().to_numpy()
+    for column in required:  # a value of only spaces is no value either
+        lacking |= normalize.text(strivacity[column]).isna().to_numpy()
     mask = (s.bucket == ONLY) & enabled & lacking
     s.bucket[mask] = REVIEW
     s.reason[mask] = _R["missing_required_field"]

@@ -15,6 +15,7 @@ from recon.engine.batches import Batches
 from recon.engine.keys import DYNAMICS, STRIVACITY, distinct_sorted
 from recon.engine.lines import LINES, Line
 from recon.engine.pairing import BUCKETS, REASONS, Pairing, Side
+from recon.engine.values import problem_counts
 from recon.fields import FieldMap
 
 BATCH_NAMES = tuple(LINES)
@@ -27,7 +28,8 @@ class Reconciliation:
     ``matches``, ``duplicates``, ``drift`` and ``review`` have the run-folder columns;
     ``buckets`` has one row per record (side, record_id, bucket, reason), Dynamics then
     Strivacity, each in the order of the frame given, so it lines up with the inputs;
-    ``batches`` holds the four batch frames and ``summary`` the summary.json dict.
+    ``batches`` holds the four batch frames and ``summary`` the summary.json dict;
+    ``problems`` lists values that cannot be written (phones that do not parse), per record.
     """
 
     matches: pd.DataFrame
@@ -37,6 +39,7 @@ class Reconciliation:
     buckets: pd.DataFrame
     batches: Batches
     summary: dict[str, Any]
+    problems: pd.DataFrame
 
     def batch(self, name: str) -> pd.DataFrame:
         """One batch as a flat frame; ``name`` as in ``summary["batches"]``."""
@@ -86,7 +89,7 @@ def side_summary(side: Side, frame: pd.DataFrame, duplicate_groups: int) -> dict
 
 def summarize(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pairing,
               duplicates: pd.DataFrame, drift: pd.DataFrame, fields: FieldMap,
-              batch_counts: dict[str, int]) -> dict[str, Any]:
+              batch_counts: dict[str, int], problems: pd.DataFrame) -> dict[str, Any]:
     """summary.json (DESIGN §7); every review reason and mapped field is present, zero or not."""
     groups = duplicates.groupby("side")["email_key"].nunique()
     per_field = drift.groupby("field")["contactid"].nunique()
@@ -99,4 +102,5 @@ def summarize(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pairing
         "drift": {"pairs": distinct_sorted(drift["contactid"]),
                   "fields": {name: int(per_field.get(name, 0)) for name in fields.names}},
         "batches": {name: int(batch_counts[name]) for name in BATCH_NAMES},
+        "problems": problem_counts(problems, fields),
     }

@@ -8,12 +8,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recon.engine import batches as batch
-from recon.engine.drift import compared_column, drift
+from recon.engine.drift import drift
 from recon.engine.duplicates import duplicate_groups
 from recon.engine.keys import DYNAMICS, STRIVACITY, series, sort_indices, strings
 from recon.engine.matches import matched_pairs
 from recon.engine.pairing import BUCKETS, REASONS, REVIEW, Pairing, Side, pair
 from recon.engine.result import Reconciliation, summarize
+from recon.engine.values import problems as phone_problems
 from recon.errors import InputError
 from recon.fields import (
     DEFAULT_FIELDS,
@@ -25,7 +26,7 @@ from recon.fields import (
 from recon.normalize import STRING
 from recon.parallel import threads
 
-REVIEW_COLUMNS = ("side", "record_id", "email_key", "reason")
+REVIEW_COLUMNS = ("side", "record_id", "email_key", "reason", "value")
 SIDES = (DYNAMICS, STRIVACITY)
 
 
@@ -57,11 +58,16 @@ def _review(frame: pd.DataFrame, side: Side, name: str) -> pd.DataFrame:
     rows = frame.iloc[held]
     order = sort_indices(strings(rows["record_id"]))
     reasons = pc.take(pa.array(REASONS), pa.array(side.reason[held][order]))
+    # The offending value, for people to fix it: the address an invalid_email row holds.
+    invalid = pc.equal(reasons, "invalid_email")
+    value = pc.if_else(invalid, strings(rows["email"]).take(pa.array(order)),
+                       pa.scalar(None, pa.string()))
     return pd.DataFrame({
         "side": pd.Series([name] * len(held), dtype=STRING),
         "record_id": series(strings(rows["record_id"]).take(pa.array(order))),
         "email_key": series(strings(rows["email_key"]).take(pa.array(order))),
         "reason": series(reasons),
+        "value": series(value),
     })
 
 
@@ -85,17 +91,18 @@ def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
     fields = fields or DEFAULT_FIELDS
     _check(dynamics, DYNAMICS_COLUMNS, DYNAMICS)
     _check(strivacity, STRIVACITY_COLUMNS, STRIVACITY)
-    required = [compared_column(f) for f in fields.fields if f.dynamics in DYNAMICS_CREATE_REQUIRED]
+    required = [f.name for f in fields.fields if f.dynamics in DYNAMICS_CREATE_REQUIRED]
     pairing = pair(dynamics, strivacity, required)
     with threads() as pool:  # these only read the pairing: made beside pairs, drift, batches
         groups = pool.submit(duplicate_groups, dynamics, strivacity, pairing)
         buckets = pool.submit(_buckets, dynamics, strivacity, pairing)
         review = pool.submit(_reviews, dynamics, strivacity, pairing)
+        problems = pool.submit(phone_problems, dynamics, strivacity, fields)
         pairs = matched_pairs(dynamics, strivacity, pairing)
-        changes, drift_pair = drift(dynamics, strivacity, pairs, fields)
+        changes, drift_pair = drift(dynamics, strivacity, pairs, fields, pairing.keys)
         decided = batch.decide(dynamics, strivacity, pairing, pairs, changes, drift_pair, fields)
         duplicates = groups.result()
     summary = summarize(dynamics, strivacity, pairing, duplicates, changes, fields,
-                        decided.line_counts())
+                        decided.line_counts(), problems.result())
     return Reconciliation(pairs.frame, duplicates, changes, review.result(), buckets.result(),
-                          decided, summary)
+                          decided, summary, problems.result())

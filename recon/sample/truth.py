@@ -12,6 +12,9 @@ from typing import Any
 
 from recon.fields import DEFAULT_FIELDS
 
+#: Phone fields of the default field map: summary.json counts their problems.
+PHONE_FIELDS = tuple(f.name for f in DEFAULT_FIELDS.fields if f.comparer == "phone")
+
 SIDES = ("dynamics", "strivacity")
 BATCHES = ("migrate_to_strivacity", "create_in_dynamics", "update_dynamics", "update_strivacity")
 #: Reasons that also count as ``invalid_email`` (DESIGN §7: missing or invalid email).
@@ -39,9 +42,14 @@ def drift(*fields: str, update: bool = True) -> Tally:
 
 
 def only(side: str, batched: bool) -> Tally:
-    """A record only one side holds; ``batched`` when it is migrated or created."""
+    """A record only one side holds; ``batched`` when it is migrated or created. A contact
+    created from an account gets its id from the run, and update_strivacity writes that id
+    back to the account as its link."""
     batch = "migrate_to_strivacity" if side == "dynamics" else "create_in_dynamics"
-    return Tally({f"{side}.only": 1, f"batches.{batch}": int(batched)})
+    tally = Tally({f"{side}.only": 1, f"batches.{batch}": int(batched)})
+    if side == "strivacity" and batched:
+        tally["batches.update_strivacity"] += 1
+    return tally
 
 
 def review(side: str, reason: str, records: int = 1) -> Tally:
@@ -65,6 +73,7 @@ def summary(tally: Tally) -> dict[str, Any]:
     out["drift"] = {"pairs": tally["drift.pairs"],
                     "fields": {f: tally[f"drift.fields.{f}"] for f in DEFAULT_FIELDS.names}}
     out["batches"] = {b: tally[f"batches.{b}"] for b in BATCHES}
+    out["problems"] = {f: tally[f"problems.{f}"] for f in PHONE_FIELDS}
     return out
 
 

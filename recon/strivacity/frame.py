@@ -27,10 +27,12 @@ from recon.convert import (
 )
 from recon.errors import InputError
 from recon.fields import DEFAULT_FIELDS, MAPPED, RAW_PREFIX, STRIVACITY_COLUMNS, Field, FieldMap
-from recon.normalize import STRING, email_key, phone, text
+from recon.normalize import STRING, email_key
 from recon.parallel import ColumnTask, run_columns
+from recon.settings import DEFAULT_STORE
 
 ID = "id"
+STORE = "store"
 TIMES = {"created_at": "createdAt", "updated_at": "updatedAt"}
 EMAIL_VERIFIED = "identities.email.verified"
 #: Where attribute values live in an account record, in lookup order ("" is the top level).
@@ -53,12 +55,13 @@ def columns_for(path: str) -> tuple[str, ...]:
 
 def to_canonical(flat: pd.DataFrame, fields: FieldMap = DEFAULT_FIELDS, source: str = "<frame>",
                  *, line_of: Callable[[int], int] | None = None,
-                 header_line: int | None = None) -> pd.DataFrame:
+                 header_line: int | None = None, store: str = DEFAULT_STORE) -> pd.DataFrame:
     """Turn flattened account records into the canonical Strivacity frame.
 
     ``line_of(i)`` gives record ``i``'s line in ``source`` (``header_line`` the CSV header's) for
-    errors; without them, errors name the record's position and id. Columns not used for a
-    canonical field follow as ``raw_<column>``. ``flat`` is not modified.
+    errors; without them, errors name the record's position and id. ``store`` is the identity
+    store of records whose own ``store`` is empty (the setting ``STRIVACITY_STORE``). Columns not
+    used for a canonical field follow as ``raw_<column>``. ``flat`` is not modified.
     """
     origin = Origin(source, line_of, header_line)
     check_columns(flat.columns, (ID,), origin, "Strivacity account id")
@@ -70,10 +73,10 @@ def to_canonical(flat: pd.DataFrame, fields: FieldMap = DEFAULT_FIELDS, source: 
                          "email identifier, or map another attribute with --fields")
     ids = record_ids(flat[ID], ID, origin, guid=False)
     emails = partial(_emails, flat, email_paths)  # the slowest: first, beside the others
-    out = {"record_id": ids,
+    out = {"record_id": ids, "store": _stores(flat, store),
            **run_columns({"emails": emails, **_column_tasks(flat, fields, origin, ids)})}
     frame = pd.DataFrame({name: out[name] for name in STRIVACITY_COLUMNS})
-    used = {ID, EMAIL_VERIFIED, *TIMES.values(), *_attribute_columns(fields)}
+    used = {ID, STORE, EMAIL_VERIFIED, *TIMES.values(), *_attribute_columns(fields)}
     extra = {f"{RAW_PREFIX}{c}": flat[c].reset_index(drop=True)
              for c in flat.columns if c not in used}
     if extra:
@@ -103,8 +106,16 @@ def _emails(flat: pd.DataFrame, paths: Sequence[str]) -> pd.DataFrame:
 
 
 def _mapped(flat: pd.DataFrame, field: Field) -> pd.Series:
-    values = resolve(flat, field.strivacity)
-    return phone(values) if field.comparer == "phone" else text(values)
+    """A compared field as the account holds it (the first place that has it)."""
+    return resolve(flat, field.strivacity)
+
+
+def _stores(flat: pd.DataFrame, default: str) -> pd.Series:
+    """Each account's identity store: its own ``store``, else ``default``."""
+    own = arrow(as_string(_column(flat, STORE)))
+    own = pc.utf8_trim_whitespace(own)
+    own = pc.if_else(pc.fill_null(pc.equal(own, ""), True), pa.scalar(default, pa.string()), own)
+    return from_arrow(own)
 
 
 def _flags(flat: pd.DataFrame, paths: Sequence[str], origin: Origin, ids: pd.Series) -> pd.Series:
