@@ -342,3 +342,36 @@ def test_exit_code_5_is_documented() -> None:
     assert EXIT_BUSY == RunBusy.exit_code == 5
     assert "| 5 | busy: another `recon apply` (or `reconcile --overwrite`) holds the run " \
         "folder's lock" in readme
+
+
+def test_strivacity_apply_refuses_a_run_made_for_another_identity_store(
+        run: Path, bare_env: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Reconciled without a store: the bulk lines name "default". Creates would go to the
+    # configured store and updates to "default": refused before any request.
+    for name, value in FAKE.items():  # hosts that do not resolve: a request would fail loudly
+        monkeypatch.setenv(name, value)
+    record_source(run, strivacity_url=FAKE["STRIVACITY_URL"])
+    monkeypatch.setenv("STRIVACITY_STORE", "brand-x")
+    base = [str(run), "--to", "strivacity", "--max-changes", "10000"]
+    assert main_apply([*base, "--execute"]) == 2
+    err = capsys.readouterr().err
+    assert "another identity store" in err and "'default'" in err and "'brand-x'" in err
+    assert not (run / "apply" / "journal.jsonl").exists()
+    assert main_apply(base) == 0  # a dry run says it would refuse
+    assert "would refuse: " in capsys.readouterr().out
+
+
+def test_a_run_pulled_from_another_store_is_refused_and_the_same_store_accepted(
+        run: Path, bare_env: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    record_source(run, strivacity_url=FAKE["STRIVACITY_URL"], strivacity_store="brand-y")
+    monkeypatch.setenv("STRIVACITY_STORE", "default")
+    base = [str(run), "--to", "strivacity", "--max-changes", "10000"]
+    assert main_apply(base) == 0
+    out = capsys.readouterr().out
+    assert "would refuse: " in out and "pulled from store 'brand-y'" in out
+    record_source(run, strivacity_url=FAKE["STRIVACITY_URL"], strivacity_store="default")
+    assert main_apply(base) == 0
+    out = capsys.readouterr().out
+    assert "run folder: identity store 'default'" in out and "another identity store" not in out

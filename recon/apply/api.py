@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from recon.apply.changes import change_lines
-from recon.apply.guards import check_age, check_changes, check_settings, check_target, source_url
+from recon.apply.guards import (
+    check_age,
+    check_changes,
+    check_settings,
+    check_store,
+    check_target,
+    source_url,
+)
 from recon.apply.journal import FileJournal, Journal, MemoryJournal, Scope
 from recon.apply.lock import run_lock
 from recon.apply.plan import DYNAMICS, Plan, batch_names, build_plan
@@ -69,6 +76,9 @@ def _guard(run_dir: Path, options: ApplyOptions, url: str | None, say: Say) -> N
     else:
         say(f"target tenant: not configured ({URL_VARIABLE[options.target]} unset); checked "
             "with --execute")
+    if options.target != DYNAMICS:
+        store = (os.environ.get("STRIVACITY_STORE") or "").strip() or DEFAULT_STORE
+        checks.append(lambda: check_store(run_dir, store))
     for check in checks:
         try:
             say(f"run folder: {check()}")

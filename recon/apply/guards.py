@@ -129,6 +129,37 @@ def check_target(run_dir: Path, target: str, url: str) -> str:
     return f"pulled from {recorded}"
 
 
+def check_store(run_dir: Path, store: str) -> str:
+    """Refuse a Strivacity run made for another identity store than ``store``: creates go to
+    the configured store, bulk lines to the store each line names, so all must agree."""
+    recorded = (_json(run_dir / SOURCE_FILE).get("strivacity") or {}).get("store")
+    stores = sorted(_line_stores(run_dir / "batches" / "update_strivacity.ndjson"))
+    others = [s for s in ([recorded] if recorded else []) + stores if s != store]
+    if others:
+        where = f"pulled from store {recorded!r}" if recorded and recorded != store else \
+            f"its update_strivacity lines name store(s) {', '.join(map(repr, stores))}"
+        raise ConfigError(f"{run_dir} was made for another identity store: {where}, but "
+                          f"STRIVACITY_STORE is {store!r}. Set STRIVACITY_STORE to the run's "
+                          "store, reconcile again for this one, or pass --force.")
+    return f"identity store {store!r}"
+
+
+def _line_stores(path: Path) -> set[str]:
+    """The ``identityStore`` values the bulk lines name (a bad line is plan.py's to report)."""
+    if not path.is_file():
+        return set()
+    found = set()
+    with path.open(encoding="utf-8") as lines:
+        for text in lines:
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict) and isinstance(value.get("identityStore"), str):
+                found.add(value["identityStore"])
+    return found
+
+
 def check_settings(target: str, env: Mapping[str, str] | None = None) -> None:
     """Refuse ``--execute`` when any variable it needs is unset, naming every one of them."""
     env = os.environ if env is None else env
