@@ -89,7 +89,8 @@ def record_files_source(run_dir: str | Path, pulled: dict[str, Pulled | None],
 
     An earlier run's ``source.json`` left in the folder must never vouch for this run's data.
     """
-    from recon.apply.guards import SOURCE_FILE, record_pulled
+    from recon.apply.guards import record_pulled
+    from recon.runfolder import SOURCE_FILE
     target = Path(run_dir) / SOURCE_FILE
     if not any(pulled.values()):
         target.unlink(missing_ok=True)

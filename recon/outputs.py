@@ -1,4 +1,5 @@
-"""The run folder (DESIGN §7): summary.json, five CSVs for people and five batch files.
+"""The run folder writer (DESIGN §7; names and columns from ``recon.runfolder``): summary.json,
+five CSVs for people and five batch files.
 
 Every CSV is UTF-8, writes an empty cell for a missing value (never ``null``/``NaN``/``n/a``),
 no exponent numbers, ``\\n`` line ends, rows sorted so runs diff cleanly; line breaks inside a
@@ -37,28 +38,11 @@ import pyarrow.compute as pc
 from recon.engine.lines import TEXTS, contains_any, utf8_view
 from recon.parallel import run_all
 from recon.private import private_dir, private_tree
+from recon.runfolder import BATCHES, BATCHES_DIR, SUMMARY_FILE, TABLES
 
 if TYPE_CHECKING:
     from recon.engine import Reconciliation
 
-#: Run-folder CSV -> (attribute of the result, columns in order).
-TABLES = {
-    "matches.csv": ("matches", ("match_type", "email_key", "contactid", "strivacity_id")),
-    "duplicates.csv": ("duplicates", ("side", "email_key", "record_id", "group_size",
-                                      "suggested_survivor")),
-    "drift.csv": ("drift", ("contactid", "strivacity_id", "email_key", "field",
-                            "dynamics_value", "strivacity_value", "action", "reason")),
-    "review.csv": ("review", ("side", "record_id", "email_key", "reason", "value")),
-    "problems.csv": ("problems", ("side", "record_id", "field", "value", "reason")),
-}
-#: Batch file under batches/ -> batch name.
-BATCH_FILES = {
-    "migrate_to_strivacity.ndjson": "migrate_to_strivacity",
-    "create_in_dynamics.jsonl": "create_in_dynamics",
-    "update_dynamics.jsonl": "update_dynamics",
-    "update_strivacity.ndjson": "update_strivacity",
-}
-MIGRATE_CSV = "migrate_to_strivacity.csv"
 _NEEDS_QUOTES = r'[,"\n]'
 #: Rows of a CSV encoded at a time: bounds memory and keeps pyarrow's 2 GiB string limit afar.
 _CHUNK = 200_000
@@ -208,18 +192,18 @@ def write_texts(lines: pa.Array, path: str | Path) -> Path:
 def write_run(result: Reconciliation, folder: str | Path) -> Path:
     """Write the run folder into ``folder`` (created if needed); returns its path."""
     folder = private_dir(folder)  # personal data: 0700 folders, 0600 files (recon.private)
-    private_dir(folder / "batches")
-    batches = folder / "batches"
+    batches = private_dir(folder / BATCHES_DIR)
     jobs: dict[str, Callable[[], Path]] = {
-        **{name: partial(safe_csv, getattr(result, attribute)[list(columns)], folder / name)
-           for name, (attribute, columns) in TABLES.items()},
-        **{file: partial(_write_batch, result, batch, batches / file)
-           for file, batch in BATCH_FILES.items()},
-        MIGRATE_CSV: partial(import_csv, result.batch("migrate_to_strivacity"),
-                             batches / MIGRATE_CSV)}
+        name: partial(safe_csv if table.people else import_csv,
+                      getattr(result, table.attribute)[list(table.columns)], folder / name)
+        for name, table in TABLES.items()}
+    for name, batch in BATCHES.items():
+        jobs[batch.file] = partial(_write_batch, result, name, batches / batch.file)
+        if batch.csv:  # the flat import file beside it: exact cells
+            jobs[batch.csv] = partial(import_csv, result.batch(name), batches / batch.csv)
     run_all(jobs)  # independent files, and pyarrow's kernels release the GIL: side by side
     text = json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n"
-    (folder / "summary.json").write_text(text, encoding="utf-8")
+    (folder / SUMMARY_FILE).write_text(text, encoding="utf-8")
     return private_tree(folder)
 
 

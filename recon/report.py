@@ -23,6 +23,15 @@ from matplotlib.figure import Figure
 from recon.errors import ConfigError
 from recon.fields import DYNAMICS_COLUMNS, STRIVACITY_COLUMNS, FieldMap, load_fields
 from recon.private import private_tree
+from recon.runfolder import (
+    BUCKETS,
+    RUN_FILE,
+    SIDE_COUNTS,
+    SIDES,
+    SNAPSHOTS,
+    SUMMARY_FILE,
+    table,
+)
 from recon.runner import SOURCES
 
 if TYPE_CHECKING:
@@ -31,13 +40,11 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "data" / "sample"
 RUNS_DIR = ROOT / "data" / "runs"
-SIDES = ("dynamics", "strivacity")
-RUN_FILES = {"matches": "matches.csv", "duplicates": "duplicates.csv",
-             "drift": "drift.csv", "review": "review.csv"}
+#: The §7 tables a ``RunView`` reads back, by attribute.
+RUN_FILES = {name: table(name)[0] for name in ("matches", "duplicates", "drift", "review")}
 #: Canonical snapshots of both sides, kept beside the §7 files so a run can be explored later.
-SOURCE_FILES = {"dynamics": "sources/dynamics.parquet", "strivacity": "sources/strivacity.parquet"}
-BUCKETS = ("matched", "only", "review")
-_SIDE_MEASURES = ("records", "matched", "only", "review", "duplicate_groups", "invalid_email")
+SOURCE_FILES = SNAPSHOTS
+_SIDE_MEASURES = SIDE_COUNTS
 
 
 @dataclass(frozen=True)
@@ -113,10 +120,10 @@ def save_run(result: Reconciliation, dynamics: pd.DataFrame, strivacity: pd.Data
 def open_run(path: str | Path) -> RunView:
     """Read a run folder back; the side snapshots are optional (older or foreign runs lack them)."""
     folder = Path(path)
-    if not (folder / "summary.json").is_file():
+    if not (folder / SUMMARY_FILE).is_file():
         raise ConfigError(f"{folder}: no summary.json, so this is not a finished run folder. "
                           "Pass another folder, or leave run_path empty for the latest run.")
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
     tables = {name: _read_table(folder / file) for name, file in RUN_FILES.items()}
     return RunView(summary=summary, path=folder, **tables,
                    dynamics=_read_snapshot(folder / SOURCE_FILES["dynamics"]),
@@ -139,7 +146,7 @@ def run_folders(runs_dir: str | Path = "") -> list[Path]:
     root = Path(runs_dir) if runs_dir else RUNS_DIR
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if (p / "summary.json").is_file())
+    return sorted(p for p in root.iterdir() if (p / SUMMARY_FILE).is_file())
 
 
 def latest_run(runs_dir: str | Path = "") -> Path | None:
@@ -213,8 +220,8 @@ def run_history(runs_dir: str | Path = "") -> pd.DataFrame:
     """One row per finished run in runs_dir, oldest first: match rates, drift, duplicates."""
     rows = []
     for folder in run_folders(runs_dir):
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        meta_file = folder / "run.json"
+        summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+        meta_file = folder / RUN_FILE
         meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
         rows.append({"run": folder.name, "started": meta.get("started", _stamp(folder.name)),
                      "dynamics_match_rate_%": _rate(summary["dynamics"]),

@@ -37,6 +37,18 @@ from recon.errors import (
 from recon.errors import report as report_error
 from recon.fields import DEFAULT_FIELDS
 from recon.private import private_dir, private_tree
+from recon.runfolder import (
+    BATCH_NAMES,
+    DRIFT_KEYS,
+    PAIRS_KEYS,
+    REPORT_HTML,
+    REPORT_NOTEBOOK,
+    REVIEW_REASONS,
+    RUN_FILE,
+    SIDE_COUNTS,
+    SIDES,
+    SUMMARY_FILE,
+)
 from recon.settings import environment, live_settings
 from recon.sources import SOURCES, resolve_source
 
@@ -55,18 +67,14 @@ _NO_SCRIPT = "data:text/javascript,"
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-_SIDE_KEYS = ("records", "matched", "only", "review", "duplicate_groups", "invalid_email")
-REVIEW_REASONS = ("dangling_link", "shared_link", "email_in_use", "duplicate_email",
-                  "secondary_email_match", "missing_email", "invalid_email",
-                  "missing_required_field")
-#: Every dotted path into summary.json (DESIGN §7) a --fail-on expression may name.
+#: Every dotted path into summary.json (recon.runfolder) a --fail-on expression may name.
 SUMMARY_PATHS = (
-    *(f"{side}.{key}" for side in ("dynamics", "strivacity") for key in _SIDE_KEYS),
-    *(f"{side}.review_reasons.{r}" for side in ("dynamics", "strivacity") for r in REVIEW_REASONS),
-    "pairs.total", "pairs.by_link", "pairs.by_email", "drift.pairs",
+    *(f"{side}.{key}" for side in SIDES for key in SIDE_COUNTS),
+    *(f"{side}.review_reasons.{r}" for side in SIDES for r in REVIEW_REASONS),
+    *(f"pairs.{key}" for key in PAIRS_KEYS), f"drift.{DRIFT_KEYS[0]}",  # drift.pairs
     *(f"drift.fields.{name}" for name in DEFAULT_FIELDS.names),
-    *(f"batches.{b}" for b in ("migrate_to_strivacity", "create_in_dynamics", "update_dynamics",
-                               "update_strivacity")),
+    *(f"batches.{b}" for b in BATCH_NAMES),
+    *(f"problems.{f.name}" for f in DEFAULT_FIELDS.fields if f.comparer == "phone"),
 )
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
@@ -191,18 +199,18 @@ def run_report(options: ReportOptions) -> RunOutcome:
               "runs_dir": str(Path(options.runs_dir).resolve())}
     started = _now()
     pulled_at = datetime.now(UTC)
-    error, error_type = _execute(options, params, run_dir / "report.ipynb")
+    error, error_type = _execute(options, params, run_dir / REPORT_NOTEBOOK)
     if params["source"] == "live" and error is None:
         _record_live_source(run_dir, pulled_at)
     if options.source == "files" and error is None and options.dynamics and options.strivacity:
         from recon.api import pulled_from, record_files_source
         files = {"dynamics": options.dynamics, "strivacity": options.strivacity}
         record_files_source(run_dir, pulled_from(**files), files)
-    html = _export_html(run_dir / "report.ipynb", run_dir / "report.html")
+    html = _export_html(run_dir / REPORT_NOTEBOOK, run_dir / REPORT_HTML)
     summary = _read_summary(run_dir)
     breaches = tuple(t.text for t in thresholds if summary and t.exceeded(summary))
     if error is None and summary is None:
-        error = "the notebook finished without writing summary.json"
+        error = f"the notebook finished without writing {SUMMARY_FILE}"
     code = (_error_class(error_type).exit_code if error else
             EXIT_THRESHOLD if breaches else EXIT_OK)
     outcome = RunOutcome(run_dir=run_dir, exit_code=code, html=html, summary=summary,
@@ -291,7 +299,7 @@ def _export_html(notebook: Path, target: Path) -> Path | None:
 
 
 def _read_summary(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "summary.json"
+    path = run_dir / SUMMARY_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
@@ -301,10 +309,10 @@ def _write_run_json(outcome: RunOutcome, params: Mapping[str, Any],
     record = {"parameters": dict(params), "started": started, "finished": _now(),
               "outcome": outcome.outcome, "exit_code": outcome.exit_code, "error": outcome.error,
               "fail_on": [t.text for t in thresholds], "breaches": list(outcome.breaches),
-              "notebook": "report.ipynb", "html": outcome.html.name if outcome.html else None,
+              "notebook": REPORT_NOTEBOOK, "html": outcome.html.name if outcome.html else None,
               "versions": {"recon": version("recon"), "pandas": pd.__version__,
                            "python": platform.python_version()}}
-    (outcome.run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n",
+    (outcome.run_dir / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n",
                                               encoding="utf-8")
 
 

@@ -20,7 +20,7 @@ from recon.apply import ApplyOptions, apply_run, main_apply, record_source
 from recon.apply.api import scope_of, target_tenant
 from recon.apply.dynamics import same
 from recon.apply.journal import FileJournal, read_journal
-from recon.apply.plan import build_plan, operations
+from recon.apply.plan import batch_names, build_plan, operations
 from recon.dynamics.pull import pull_dynamics
 from recon.emulator import Emulator, Faults
 from recon.engine import reconcile
@@ -124,7 +124,7 @@ def test_apply_reaches_the_expected_state(emu: Emulator, run: Path, faults: Faul
     assert report["problems"] == [] and report["complete"] and report["counts"] == {
         name: {"sent": len(operations(run, name)), "applied_earlier": 0, "conflict": 0,
                "failed": 0, "unsent": 0}
-        for name in ("migrate_to_strivacity", "update_strivacity")}
+        for name in batch_names("strivacity")}
 
     again = reconcile(pull_dynamics(retry=NO_WAIT), pull_strivacity(retry=NO_WAIT))
     created = {op.body["emailaddress1"] for op in operations(run, "create_in_dynamics")}
@@ -149,7 +149,7 @@ def test_dry_run_sends_nothing(emu: Emulator, run: Path, capsys: pytest.CaptureF
     assert len(emu.requests) == 0 and emu.contacts.all() == before
     plan = json.loads((run / "apply" / "plan.json").read_text())
     assert plan["operations"] == {name: len(operations(run, name))
-                                  for name in ("migrate_to_strivacity", "update_strivacity")}
+                                  for name in batch_names("strivacity")}
     assert plan["first"]["migrate_to_strivacity"][0]["method"] == "POST"
     assert plan["requests"][0]["method"] == "POST"
     assert not (run / "apply" / "journal.jsonl").exists()

@@ -18,7 +18,7 @@ from recon.apply import ApplyOptions, apply_run, record_source
 from recon.apply.dynamics import same
 from recon.apply.journal import read_journal
 from recon.apply.lock import EXIT_BUSY, run_lock
-from recon.apply.plan import operations
+from recon.apply.plan import batch_names, operations
 from recon.cli import main
 from recon.emulator import Emulator
 from recon.errors import HttpError
@@ -222,10 +222,7 @@ def test_a_second_apply_on_the_same_run_is_refused(emu: Emulator, sample: Path, 
     entries = read_journal(run / "apply" / "journal.jsonl")
     lines = (run / "apply" / "journal.jsonl").read_text().splitlines()
     assert len(entries) == len(lines)  # whole: every line parses
-    keys = [op.key for name in ("update_dynamics", "create_in_dynamics")
-            if target == "dynamics" for op in operations(run, name)] or \
-        [op.key for name in ("migrate_to_strivacity", "update_strivacity")
-         for op in operations(run, name)]
+    keys = [op.key for name in batch_names(target) for op in operations(run, name)]
     sends = [e["key"] for e in entries if e["state"] == "sending" and "detail" not in e]
     assert sorted(sends) == sorted(keys)  # each operation sent once, by one process
     if target == "dynamics":

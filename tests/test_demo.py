@@ -9,6 +9,7 @@ import pytest
 
 from recon.api import reconcile_files
 from recon.emulator import Emulator
+from recon.runfolder import TABLES
 from recon.runner import ReportOptions, run_report
 from recon.settings import environment
 
@@ -34,7 +35,7 @@ def test_live_report_equals_reconciling_the_same_files(live_run: Path, tmp_path:
                                 SAMPLE / "strivacity_accounts.ndjson", tmp_path / "files")
     live = json.loads((live_run / "summary.json").read_text(encoding="utf-8"))
     assert live == result.summary
-    for name in ("matches.csv", "drift.csv", "review.csv", "duplicates.csv"):
+    for name in TABLES:
         assert (live_run / name).read_bytes() == (tmp_path / "files" / name).read_bytes(), name
 
 

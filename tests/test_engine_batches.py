@@ -16,6 +16,7 @@ from recon.engine.batches import created_contact_id
 from recon.engine.lines import LINES, TEXTS
 from recon.fields import DEFAULT_FIELDS, FieldMap
 from recon.normalize import STRING
+from recon.runfolder import BATCH_NAMES
 
 
 def test_migrate_active_dynamics_only_contacts_as_create_bodies() -> None:
@@ -99,8 +100,7 @@ def test_duplicates_and_review_records_are_never_batched() -> None:
                            {"id": "c3", "email": "bad"}),
                   strivacity({"id": "a1", "email": "b@x.com"}, {"id": "a2", "email": "b@x.com",
                                                                 "family_name": "F"}))
-    assert r.summary["batches"] == {"migrate_to_strivacity": 0, "create_in_dynamics": 0,
-                                    "update_dynamics": 0, "update_strivacity": 0}
+    assert r.summary["batches"] == dict.fromkeys(BATCH_NAMES, 0)
 
 
 def test_batch_lookup_names_valid_batches() -> None:

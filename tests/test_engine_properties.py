@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recon.engine import Reconciliation, reconcile
+from recon.runfolder import BUCKETS
 
 # Few values, so that keys, links and secondary emails collide often.
 EMAILS = st.sampled_from([None, "bad", "a@x.com", "A@x.com", "b@x.com", "c@x.com", "d@x.com"])
@@ -60,7 +61,7 @@ def test_each_side_is_partitioned_into_matched_only_review(sides) -> None:
     for side, frame in (("dynamics", d), ("strivacity", s)):
         rows = r.buckets[r.buckets["side"] == side]
         assert sorted(rows["record_id"]) == sorted(frame["record_id"])
-        assert set(rows["bucket"].astype(str)) <= {"matched", "only", "review"}
+        assert set(rows["bucket"].astype(str)) <= set(BUCKETS)
         assert rows["reason"].notna().tolist() == (rows["bucket"] == "review").tolist()
         x = r.summary[side]
         assert x["records"] == x["matched"] + x["only"] + x["review"] == len(frame)

@@ -9,6 +9,7 @@ import pytest
 from canonical import dynamics, strivacity
 
 from recon.engine import Reconciliation, reconcile
+from recon.runfolder import SUMMARY_KEYS
 
 
 def _sample() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -29,7 +30,7 @@ def _sample() -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_summary_counts_follow_the_rules() -> None:
     r = reconcile(*_sample())
     s = r.summary
-    assert list(s) == ["dynamics", "strivacity", "pairs", "drift", "batches", "problems"]
+    assert tuple(s) == SUMMARY_KEYS
     d = s["dynamics"]
     assert (d["records"], d["matched"], d["only"], d["review"]) == (8, 3, 1, 4)
     assert d["duplicate_groups"] == 1 and d["invalid_email"] == 2

@@ -21,6 +21,7 @@ from recon.dynamics.pull import pull_dynamics
 from recon.emulator import Emulator
 from recon.engine import reconcile
 from recon.retry import NO_WAIT
+from recon.runfolder import BATCH_NAMES, BATCHES_DIR
 from recon.sample import ACCOUNTS_FILE, CONTACTS_FILE
 from recon.strivacity.pull import pull_strivacity
 
@@ -63,10 +64,9 @@ def test_one_round_trip_leaves_every_batch_empty(emu: Emulator, run: Path,
     assert _apply(run, "strivacity").exit_code == 0
 
     again = reconcile(pull_dynamics(retry=NO_WAIT), pull_strivacity(retry=NO_WAIT))
-    assert again.summary["batches"] == {"migrate_to_strivacity": 0, "create_in_dynamics": 0,
-                                        "update_dynamics": 0, "update_strivacity": 0}
+    assert again.summary["batches"] == dict.fromkeys(BATCH_NAMES, 0)
     folder = again.write(tmp_path / "second")
-    for file in (folder / "batches").glob("*.*json*"):
+    for file in (folder / BATCHES_DIR).glob("*.*json*"):
         assert file.read_text(encoding="utf-8") == "", file.name
     # The created contacts now pair with their accounts by link, not by email.
     by_link = set(again.matches.loc[again.matches["match_type"] == "link", "contactid"])

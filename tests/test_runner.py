@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from recon import report as rr
+from recon import runfolder as rf
 from recon.cli import main
 from recon.errors import ConfigError, InputError
 from recon.runner import (
@@ -30,8 +31,7 @@ from recon.settings import VARIABLES
 GOLDEN = Path(__file__).parent / "golden" / "report_sample.json"
 REGENERATE = "RECON_UPDATE_GOLDEN"
 SECRET_MARKER = "not-a-real-secret-8c1f"
-RUN_FILES = ("summary.json", "matches.csv", "duplicates.csv", "drift.csv", "review.csv",
-             "report.ipynb", "report.html", "run.json")
+RUN_FILES = (*rf.RUN_FOLDER_FILES, rf.REPORT_NOTEBOOK, rf.REPORT_HTML, rf.RUN_FILE)
 
 # ---------------------------------------------------------------- refusals (no kernel started)
 

@@ -27,7 +27,6 @@ from recon.apply.lock import run_lock
 from recon.apply.plan import DYNAMICS, Plan, batch_names, build_plan
 from recon.apply.rollback import rollback_dynamics, rollback_plan
 from recon.apply.run import (
-    APPLY_DIR,
     JOURNAL,
     ROLLBACK_JOURNAL,
     ApplyOptions,
@@ -46,6 +45,7 @@ from recon.apply.senders import (
     recorded,
 )
 from recon.errors import ConfigError, InputError
+from recon.runfolder import APPLY_DIR, BATCHES_DIR
 from recon.settings import DEFAULT_STORE, DataverseSettings, StrivacitySettings
 
 Say = Callable[[str], None]
@@ -141,7 +141,7 @@ def apply_run(run_dir: str | Path, options: ApplyOptions,
     an operator should read before anything is sent.
     """
     run_dir = Path(run_dir)
-    if not (run_dir / "batches").is_dir():
+    if not (run_dir / BATCHES_DIR).is_dir():
         raise InputError("no batches/ folder: this is not a run folder", file=str(run_dir),
                          fix="Point apply at a folder written by `recon reconcile`/`report`.")
     if options.rollback and options.target != DYNAMICS:

@@ -26,9 +26,9 @@ from recon.apply.plan import DYNAMICS, STRIVACITY
 from recon.errors import ConfigError, InputError
 from recon.private import write_private_text
 from recon.provenance import Pulled, source_record, utc_text
+from recon.runfolder import RUN_FILE, SOURCE_FILE, SUMMARY_FILE
 from recon.settings import VARIABLES
 
-SOURCE_FILE = "source.json"
 #: The blast-radius default: at least this many changes are always allowed ...
 CHANGES_FLOOR = 100
 #: ... and above it, this share of the target side's records.
@@ -85,12 +85,12 @@ def _stamp(text: Any) -> datetime | None:
 
 def run_time(run_dir: Path) -> tuple[datetime, str]:
     """When the run's data was read, and where that came from."""
-    source, run = _json(run_dir / SOURCE_FILE), _json(run_dir / "run.json")
+    source, run = _json(run_dir / SOURCE_FILE), _json(run_dir / RUN_FILE)
     for when, where in ((_stamp(source.get("pulled_at")), "source.json pulled_at"),
                         (_stamp(run.get("started")), "run.json started")):
         if when is not None:
             return when, where
-    summary = run_dir / "summary.json"
+    summary = run_dir / SUMMARY_FILE
     if not summary.is_file():
         raise InputError("no summary.json: this is not a run folder", file=str(run_dir),
                          fix="Point apply at a folder written by `recon reconcile`/`report`.")
@@ -100,7 +100,7 @@ def run_time(run_dir: Path) -> tuple[datetime, str]:
 def source_url(run_dir: Path, target: str) -> str | None:
     """The URL the run's ``target`` side was pulled from, if the run folder records it."""
     source = _json(run_dir / SOURCE_FILE).get(target) or {}
-    run = ((_json(run_dir / "run.json").get("targets") or {}).get(target)) or {}
+    run = ((_json(run_dir / RUN_FILE).get("targets") or {}).get(target)) or {}
     url = source.get("url") or run.get("url")
     return str(url).rstrip("/") if url else None
 
@@ -174,7 +174,7 @@ def check_settings(target: str, env: Mapping[str, str] | None = None) -> None:
 
 def change_limit(run_dir: Path, target: str) -> tuple[int, str]:
     """The default most changes one apply may make to ``target``, and how it was reached."""
-    records = (_json(run_dir / "summary.json").get(target) or {}).get("records")
+    records = (_json(run_dir / SUMMARY_FILE).get(target) or {}).get("records")
     if not isinstance(records, int) or isinstance(records, bool) or records < 0:
         return CHANGES_FLOOR, (f"summary.json does not say how many {target} records there "
                                f"are, so the floor of {CHANGES_FLOOR}")

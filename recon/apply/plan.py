@@ -20,17 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recon import runfolder
 from recon.errors import ConfigError, InputError
+from recon.runfolder import BATCHES_DIR, DYNAMICS, SEND_ORDER, STRIVACITY
 
-DYNAMICS, STRIVACITY = "dynamics", "strivacity"
 TARGETS = (DYNAMICS, STRIVACITY)
-#: Batch name -> (target, file under batches/), in the order apply sends them.
+#: Batch name -> (target, file under batches/), in the order apply sends them (recon.runfolder).
 BATCHES: dict[str, tuple[str, str]] = {
-    "update_dynamics": (DYNAMICS, "update_dynamics.jsonl"),
-    "create_in_dynamics": (DYNAMICS, "create_in_dynamics.jsonl"),
-    "migrate_to_strivacity": (STRIVACITY, "migrate_to_strivacity.ndjson"),
-    "update_strivacity": (STRIVACITY, "update_strivacity.ndjson"),
-}
+    name: (runfolder.BATCHES[name].target, runfolder.BATCHES[name].file) for name in SEND_ORDER}
 #: Namespace of the client-generated contact ids (uuid5), fixed forever: changing it would
 #: make a resumed run create its contacts a second time.
 CONTACT_NAMESPACE = uuid.UUID("6f1d7c52-2b1e-4f0c-9a43-5d3e8e7a0c11")
@@ -198,7 +195,7 @@ _BUILDERS = {"update_dynamics": _update_dynamics, "create_in_dynamics": _create_
 
 def operations(run_dir: Path, batch: str) -> list[Operation]:
     """Every operation of one batch file of the run folder (none if the file is absent)."""
-    path = run_dir / "batches" / BATCHES[batch][1]
+    path = run_dir / BATCHES_DIR / BATCHES[batch][1]
     return _BUILDERS[batch](path, read_lines(path))
 
 
@@ -210,7 +207,7 @@ def run_id(run_dir: Path) -> str:
     """
     digest = hashlib.sha256()
     for name, (_, file) in BATCHES.items():
-        path = run_dir / "batches" / file
+        path = run_dir / BATCHES_DIR / file
         digest.update(name.encode("utf-8") + b"\0")
         if path.is_file():
             with path.open("rb") as content:

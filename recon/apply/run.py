@@ -30,9 +30,10 @@ from recon.apply.senders import DynamicsSender, StrivacitySender
 from recon.errors import ConfigError
 from recon.private import private_dir, private_tree, write_private_text
 from recon.retry import RetryPolicy
+from recon.runfolder import APPLY_DIR
 
 MAX_BATCH = 1000
-APPLY_DIR, JOURNAL, ROLLBACK_JOURNAL = "apply", "journal.jsonl", "rollback.jsonl"
+JOURNAL, ROLLBACK_JOURNAL = "journal.jsonl", "rollback.jsonl"
 SENT, EARLIER, UNSENT = "sent", "applied_earlier", "unsent"
 #: How the report sorts operations, in the order it shows them.
 CATEGORIES = (SENT, EARLIER, CONFLICT, FAILED, UNSENT)

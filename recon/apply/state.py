@@ -19,9 +19,9 @@ from pathlib import Path
 
 from recon.apply.lock import LOCK_FILE, run_lock
 from recon.errors import ConfigError
+from recon.runfolder import APPLY_DIR, BATCHES_DIR, SUMMARY_FILE
 
-APPLY_DIR = "apply"
-RUN_MARKS = ("summary.json", "batches")
+RUN_MARKS = (SUMMARY_FILE, BATCHES_DIR)
 
 
 def _remove(path: Path) -> None:

@@ -31,13 +31,12 @@ from recon.engine.keys import KeyCodes, series, strings, take, times
 from recon.engine.matches import Pairs
 from recon.fields import Field, FieldMap
 from recon.parallel import run_all
+from recon.runfolder import DRIFT_ACTIONS, DRIFT_REASONS, columns
 
-COLUMNS = ("contactid", "strivacity_id", "email_key", "field", "dynamics_value",
-           "strivacity_value", "action", "reason")
-ACTIONS = ("report", "update_dynamics", "update_strivacity")
-REASONS = ("duplicate_group", "winner_report", "no_newer_side", "blank_winner",
-           "unparseable_phone", "invalid_email", "not_writable", "email_in_use")
-_REPORT, _UPDATE_DYNAMICS, _UPDATE_STRIVACITY = range(3)
+COLUMNS = columns("drift")
+ACTIONS, REASONS = DRIFT_ACTIONS, DRIFT_REASONS  # codes: positions in these (recon.runfolder)
+_REPORT, _UPDATE_DYNAMICS, _UPDATE_STRIVACITY = (
+    ACTIONS.index(a) for a in ("report", "update_dynamics", "update_strivacity"))
 _R = {name: code for code, name in enumerate(REASONS)}
 
 

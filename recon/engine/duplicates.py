@@ -12,8 +12,9 @@ import pandas as pd
 from recon.engine.keys import DYNAMICS, STRIVACITY
 from recon.engine.pairing import Pairing
 from recon.normalize import STRING
+from recon.runfolder import columns
 
-COLUMNS = ("side", "email_key", "record_id", "group_size", "suggested_survivor")
+COLUMNS = columns("duplicates")
 
 
 def _groups(frame: pd.DataFrame, codes: np.ndarray, counts: np.ndarray,

@@ -12,8 +12,9 @@ import pyarrow.compute as pc
 from recon.engine.keys import series, sort_indices, take
 from recon.engine.pairing import Pairing
 from recon.parallel import threads
+from recon.runfolder import MATCH_EMAIL, MATCH_LINK, columns
 
-COLUMNS = ("match_type", "email_key", "contactid", "strivacity_id")
+COLUMNS = columns("matches")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ def matched_pairs(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pai
     keys = pairing.keys
     code = keys.dynamics[d_sorted]  # the contact's key, else the account's
     code = np.where(code >= 0, code, keys.strivacity[s_sorted])
-    match_type = pc.take(pa.array(["email", "link"]), pa.array(by_link[by_id].astype(np.int8)))
+    match_type = pc.take(pa.array([MATCH_EMAIL, MATCH_LINK]),
+                         pa.array(by_link[by_id].astype(np.int8)))
     with threads() as pool:  # three string gathers of every pair: side by side
         key = pool.submit(keys.dictionary.take, pa.array(code, mask=code < 0))
         contacts = pool.submit(contactid.take, pa.array(by_id))

@@ -34,11 +34,10 @@ import pyarrow.compute as pc
 from recon import normalize
 from recon.engine.keys import KeyCodes, encode_keys, lookup, per_code, strings
 from recon.parallel import threads
+from recon.runfolder import BUCKETS, REVIEW_REASONS
 
-MATCHED, ONLY, REVIEW = 0, 1, 2
-BUCKETS = ("matched", "only", "review")
-REASONS = ("dangling_link", "shared_link", "missing_email", "invalid_email", "duplicate_email",
-           "email_in_use", "secondary_email_match", "missing_required_field")
+MATCHED, ONLY, REVIEW = (BUCKETS.index(b) for b in ("matched", "only", "review"))
+REASONS = REVIEW_REASONS  # codes are positions in the contract's order (recon.runfolder)
 _R = {name: code for code, name in enumerate(REASONS)}
 _UNSET = -1
 

@@ -17,8 +17,7 @@ from recon.engine.lines import LINES, Line
 from recon.engine.pairing import BUCKETS, REASONS, Pairing, Side
 from recon.engine.values import problem_counts
 from recon.fields import FieldMap
-
-BATCH_NAMES = tuple(LINES)
+from recon.runfolder import BATCH_NAMES
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -25,8 +25,9 @@ from recon.fields import (
 )
 from recon.normalize import STRING
 from recon.parallel import threads
+from recon.runfolder import columns
 
-REVIEW_COLUMNS = ("side", "record_id", "email_key", "reason", "value")
+REVIEW_COLUMNS = columns("review")
 SIDES = (DYNAMICS, STRIVACITY)
 
 

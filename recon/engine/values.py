@@ -25,8 +25,9 @@ from recon import normalize
 from recon.engine.keys import DYNAMICS, STRIVACITY, series, sort_indices, strings
 from recon.fields import Field, FieldMap
 from recon.normalize import STRING
+from recon.runfolder import columns
 
-PROBLEM_COLUMNS = ("side", "record_id", "field", "value", "reason")
+PROBLEM_COLUMNS = columns("problems")
 _NULL = pa.scalar(None, pa.string())
 
 

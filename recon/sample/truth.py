@@ -11,14 +11,11 @@ from collections import Counter
 from typing import Any
 
 from recon.fields import DEFAULT_FIELDS
+from recon.runfolder import BATCH_NAMES, EMAIL_REVIEW_REASONS, REVIEW_REASONS, SIDES
 
 #: Phone fields of the default field map: summary.json counts their problems.
 PHONE_FIELDS = tuple(f.name for f in DEFAULT_FIELDS.fields if f.comparer == "phone")
 
-SIDES = ("dynamics", "strivacity")
-BATCHES = ("migrate_to_strivacity", "create_in_dynamics", "update_dynamics", "update_strivacity")
-#: Reasons that also count as ``invalid_email`` (DESIGN §7: missing or invalid email).
-EMAIL_REASONS = ("missing_email", "invalid_email")
 
 Tally = Counter[str]
 
@@ -53,9 +50,11 @@ def only(side: str, batched: bool) -> Tally:
 
 
 def review(side: str, reason: str, records: int = 1) -> Tally:
-    """``records`` records of ``side`` held out for ``reason``."""
+    """``records`` records of ``side`` held out for ``reason`` (one of the run folder's)."""
+    if reason not in REVIEW_REASONS:
+        raise ValueError(f"{reason!r} is not a review reason; valid: {', '.join(REVIEW_REASONS)}")
     tally = Tally({f"{side}.review_reasons.{reason}": records})
-    if reason in EMAIL_REASONS:
+    if reason in EMAIL_REVIEW_REASONS:
         tally[f"{side}.invalid_email"] += records
     return tally
 
@@ -72,7 +71,7 @@ def summary(tally: Tally) -> dict[str, Any]:
     out["pairs"] = {"total": by_link + by_email, "by_link": by_link, "by_email": by_email}
     out["drift"] = {"pairs": tally["drift.pairs"],
                     "fields": {f: tally[f"drift.fields.{f}"] for f in DEFAULT_FIELDS.names}}
-    out["batches"] = {b: tally[f"batches.{b}"] for b in BATCHES}
+    out["batches"] = {b: tally[f"batches.{b}"] for b in BATCH_NAMES}
     out["problems"] = {f: tally[f"problems.{f}"] for f in PHONE_FIELDS}
     return out
 
