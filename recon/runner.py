@@ -47,8 +47,10 @@ SECRET_NAME = re.compile(r"secret|passw|pwd|token|key|credential|cert|private|au
                          re.IGNORECASE)
 #: Environment variables whose values must never appear among the parameters.
 SECRET_ENV = ("AZURE_CLIENT_SECRET", "STRIVACITY_CLIENT_SECRET")
-#: The kernel sees these: no progress bars in the output notebook, stable set ordering.
-KERNEL_ENV = {"RECON_PROGRESS": "0", "TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
+#: The kernel sees these: no other library's bars in the output notebook, stable set ordering.
+#: RECON_PROGRESS is added per run (``recon.progress.mode`` of this process), so a live pull in
+#: the kernel shows its progress on this process's terminal or log, never in the notebook.
+KERNEL_ENV = {"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
 #: An empty inline script instead of the template's CDN scripts (require.js, MathJax): the report
 #: needs neither, and a mailed report must not wait on the internet to open.
 _NO_SCRIPT = "data:text/javascript,"
@@ -247,17 +249,29 @@ def _execute(options: ReportOptions, params: dict[str, Any],
     """Run the notebook with papermill; the error text and class name when a cell raised."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    from recon.progress import mode
     try:
-        with environment(KERNEL_ENV):
+        with environment({**KERNEL_ENV, "RECON_PROGRESS": mode()}):
             pm.execute_notebook(str(options.notebook), str(output), parameters=params,
                                 kernel_name=_kernel_name(), progress_bar=False,
                                 cwd=str(options.notebook.parent),
-                                execution_timeout=options.cell_timeout)
+                                execution_timeout=options.cell_timeout,
+                                config=_kernel_config())
     except PapermillExecutionError as exc:
         return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}", exc.ename
     except (RuntimeError, OSError, ValueError) as exc:  # kernel died or could not start
         return f"{type(exc).__name__}: {exc}", None
     return None, None
+
+
+def _kernel_config() -> Any:
+    """jupyter_client's supported switch for an encrypted kernel connection: CurveZMQ keys the
+    kernel manager provisions when the kernelspec declares ``supported_encryption`` (ipykernel
+    >= 7.3 does). That is what ipykernel's "running over TCP without encryption" warning asks
+    for; with an older kernelspec the run goes on unencrypted, as before."""
+    from traitlets.config import Config
+    return Config({"KernelManager": {"transport_encryption": "auto"}})
 
 
 def _kernel_name() -> str:
