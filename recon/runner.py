@@ -61,9 +61,12 @@ _SIDE_KEYS = ("records", "matched", "only", "review", "duplicate_groups", "inval
 REVIEW_REASONS = ("dangling_link", "shared_link", "email_in_use", "duplicate_email",
                   "secondary_email_match", "missing_email", "invalid_email",
                   "missing_required_field")
+#: Figures --fail-on derives from a side's counts: matched / records (0 to 1; 0 with no records).
+DERIVED = ("match_rate",)
 #: Every dotted path into summary.json (DESIGN §7) a --fail-on expression may name.
 SUMMARY_PATHS = (
     *(f"{side}.{key}" for side in ("dynamics", "strivacity") for key in _SIDE_KEYS),
+    *(f"{side}.{key}" for side in ("dynamics", "strivacity") for key in DERIVED),
     *(f"{side}.review_reasons.{r}" for side in ("dynamics", "strivacity") for r in REVIEW_REASONS),
     "pairs.total", "pairs.by_link", "pairs.by_email", "drift.pairs",
     *(f"drift.fields.{name}" for name in DEFAULT_FIELDS.names),
@@ -87,6 +90,10 @@ class Threshold:
 
     def value(self, summary: Mapping[str, Any]) -> float:
         """The figure at path; a reason or field the run never counted is 0."""
+        side, _, last = self.path.partition(".")
+        if last == "match_rate":
+            counts = summary.get(side) or {}
+            return counts.get("matched", 0) / counts["records"] if counts.get("records") else 0.0
         node: Any = summary
         for part in self.path.split("."):
             node = node.get(part, 0) if isinstance(node, Mapping) else 0
@@ -342,8 +349,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where run folders go (default data/runs)")
     parser.add_argument("--label", help="suffix of the run folder name, e.g. nightly")
     parser.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
-                        help="exit 3 when e.g. 'drift.pairs>500' or 'dynamics.duplicate_groups>0' "
-                             "holds (dotted path into summary.json; repeatable)")
+                        help="exit 3 when e.g. 'drift.pairs>500', 'dynamics.duplicate_groups>0' "
+                             "or 'dynamics.match_rate<0.9' holds (dotted path into "
+                             "summary.json, or a side's match_rate from 0 to 1; repeatable)")
     parser.add_argument("--allow-empty", action="store_true",
                         help="accept a side with zero records (refused by default)")
 
@@ -373,7 +381,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _figure(value: float) -> str:
-    return str(int(value)) if value.is_integer() else str(value)
+    return str(int(value)) if value.is_integer() else f"{value:.4g}"
 
 
 def main_report(argv: Sequence[str] | None = None) -> int:
