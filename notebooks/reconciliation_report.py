@@ -92,9 +92,10 @@ rt.strivacity_updates(run.summary, run.drift)
 # %% [markdown]
 # ## Drift by field
 #
-# Paired records whose values differ, per field, and what happens to each difference: the
-# field map names the winning side; a difference that cannot be written safely is only
-# reported, with the reason.
+# Paired records whose values differ, per field, and what happens to each difference. The
+# field map names the side that wins a field: *Update Dynamics* writes Strivacity's value into
+# the contact, *Update Strivacity* writes Dynamics' value onto the account. A difference that
+# cannot be written safely is *only reported*, with the reason (explained below the examples).
 
 # %%
 rr.as_png(rr.drift_chart(run.summary))

@@ -164,16 +164,19 @@ def _in_kernel() -> bool:
     return iostream is not None and isinstance(sys.stderr, iostream.OutStream)
 
 
-def _kernel_stderr() -> IO[str] | None:
-    """In a kernel, the terminal or log of the process that started it (ipykernel's stream
-    gives that descriptor as ``fileno()``, for subprocesses), never the notebook; else None."""
+def _kernel_stderr() -> tuple[IO[str], bool] | None:
+    """In a kernel, the terminal or log of the process that started it, never the notebook:
+    ipykernel moves descriptor 2 into the notebook and gives the original as its stream's
+    ``fileno()`` (for subprocesses); a kernel that does not capture descriptors (ipykernel
+    leaves them alone under pytest) still has the original behind ``sys.__stderr__``.
+    The flag says whether the stream was opened here (and is closed with the progress)."""
     if not _in_kernel():
         return None
     try:
         fd = sys.stderr.fileno()
-    except (OSError, ValueError):  # a kernel that does not capture descriptors
-        return None
-    return open(os.dup(fd), "w", encoding="utf-8", errors="replace")  # noqa: SIM115
+    except (OSError, ValueError):
+        return (sys.__stderr__, False) if sys.__stderr__ is not None else None
+    return open(os.dup(fd), "w", encoding="utf-8", errors="replace"), True  # noqa: SIM115
 
 
 def make_progress(desc: str, total: int | None = None, *, unit: str = "rows",
@@ -184,8 +187,9 @@ def make_progress(desc: str, total: int | None = None, *, unit: str = "rows",
     shown = mode(stream=stream)
     if shown == "0":
         return NullProgress()
-    owned = None if stream is not None else _kernel_stderr()
-    target = stream or owned or sys.stderr
+    kernel = None if stream is not None else _kernel_stderr()
+    target = stream or (kernel[0] if kernel else sys.stderr)
+    owned = kernel[0] if kernel and kernel[1] else None
     shown_as: BarProgress | LogProgress = (
         BarProgress(desc, total, unit, page_unit, target) if shown == "bar" else
         LogProgress(desc, total, unit, page_unit, target, clock, every))

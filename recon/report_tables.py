@@ -15,11 +15,9 @@ import pandas as pd
 
 from recon import wording
 from recon.display import Note, Table, note
-
 from recon.fields import LINK_ATTRIBUTE
 
 SIDES = ("dynamics", "strivacity")
-_ID = {"contactid": "Contact id", "strivacity_id": "Account id", "record_id": "Record id"}
 
 
 def _rate(side: dict[str, Any]) -> float:

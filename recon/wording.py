@@ -35,8 +35,8 @@ BATCHES = {
                           "written back (see below)"),
 }
 
-ACTIONS = {"update_dynamics": "Dynamics takes Strivacity's value",
-           "update_strivacity": "Strivacity takes Dynamics' value",
+#: What happens to a difference; the names match the batches that carry it.
+ACTIONS = {"update_dynamics": "Update Dynamics", "update_strivacity": "Update Strivacity",
            "report": "Only reported"}
 
 #: review reason: (label, what it means and what to do)
