@@ -17,4 +17,6 @@ def run_demo(runs_dir: str | Path = "data/runs") -> RunOutcome:
     from recon.emulator import Emulator
 
     with Emulator() as emu, environment(emu.env()):
-        return run_report(ReportOptions(source="live", runs_dir=Path(runs_dir), label="demo"))
+        return run_report(ReportOptions(source="live", runs_dir=Path(runs_dir), label="demo",
+                                        parameters={"source_name": "the recon emulator "
+                                                    "(the bundled sample tenant, on loopback)"}))

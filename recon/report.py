@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from recon.errors import ConfigError
 from recon.fields import DYNAMICS_COLUMNS, STRIVACITY_COLUMNS, FieldMap, load_fields
@@ -243,50 +244,86 @@ def _stamp(name: str) -> str | None:
 # ---------------------------------------------------------------- charts (static PNG)
 
 
+_BUCKET_LABELS = {"matched": "paired", "only": "only in this system",
+                  "review": "held for review"}
+
+
+def _whole_numbers(axis: Any) -> None:
+    """Ticks only at whole numbers (counts have no halves)."""
+    axis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+
+
 def overlap_chart(summary: dict[str, Any]) -> Figure:
-    """Stacked bars per side: matched, only, review; the overlap at a glance."""
+    """Stacked bars per side: paired, only in this system, held for review."""
     fig = Figure(figsize=(7, 2.4), layout="constrained")
-    fig.set_label("Records per side: matched, only, held for review")
+    fig.set_label("Records per system: paired, only in this system, held for review")
     ax = fig.add_subplot()
     colours = {"matched": "#2a9d8f", "only": "#e9c46a", "review": "#e76f51"}
     left = [0, 0]
     for bucket in BUCKETS:
         counts = [summary[side][bucket] for side in SIDES]
-        ax.barh(["Dynamics", "Strivacity"], counts, left=left, label=bucket,
+        ax.barh(["Dynamics", "Strivacity"], counts, left=left, label=_BUCKET_LABELS[bucket],
                 color=colours[bucket])
         left = [a + b for a, b in zip(left, counts, strict=True)]
     ax.invert_yaxis()  # Dynamics on top, as in the tables
     ax.set_xlabel("records")
+    _whole_numbers(ax.xaxis)
     ax.legend(ncols=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     return fig
 
 
 def drift_chart(summary: dict[str, Any]) -> Figure:
     """Horizontal bars of drifting pairs per field, largest on top."""
+    from recon.wording import field_label
     counts = drift_by_field(summary).iloc[::-1]
     fig = Figure(figsize=(7, 0.35 * max(len(counts), 3) + 0.8), layout="constrained")
     fig.set_label("Matched pairs with a difference, per field")
     ax = fig.add_subplot()
-    ax.barh(counts["field"], counts["pairs"], color="#264653")
+    ax.barh(counts["field"].map(field_label), counts["pairs"], color="#264653")
     ax.set_xlabel("pairs with a difference")
+    _whole_numbers(ax.xaxis)
     return fig
 
 
+#: Line styles that stay distinguishable where two lines run on top of each other.
+_LINES = {"Dynamics": {"color": "#1f77b4", "marker": "o", "linestyle": "-", "markersize": 10,
+                       "linewidth": 3.5, "alpha": 0.8},
+          "Strivacity": {"color": "#c0392b", "marker": "s", "linestyle": "--",
+                         "markersize": 4, "linewidth": 1.4}}
+
+
 def history_chart(history: pd.DataFrame) -> Figure:
-    """Match rate, drift pairs and duplicate groups over the runs, one panel each."""
-    fig = Figure(figsize=(8, 6), layout="constrained")
-    fig.set_label("Match rate, drifting pairs and duplicate groups per run")
+    """Match rate, drift pairs and duplicate groups over the runs, one panel each.
+
+    The two match-rate lines differ in style and marker (solid dots under dashed hollow
+    squares), so equal rates still show both; count panels have whole-number ticks."""
+    fig = Figure(figsize=(8, 6.4), layout="constrained")
+    fig.set_label("Match rate, pairs with a difference and duplicate groups per run")
     axes = fig.subplots(3, 1, sharex=True)
     x = list(range(len(history)))
-    axes[0].plot(x, history["dynamics_match_rate_%"], marker="o", label="Dynamics")
-    axes[0].plot(x, history["strivacity_match_rate_%"], marker="o", label="Strivacity")
+    for side in ("Dynamics", "Strivacity"):
+        axes[0].plot(x, history[f"{side.lower()}_match_rate_%"], label=side, **_LINES[side])
     axes[0].set_ylabel("match rate %")
-    axes[0].legend(frameon=False)
-    axes[1].plot(x, history["drift_pairs"], marker="o", color="#264653")
-    axes[1].set_ylabel("drift pairs")
-    axes[2].plot(x, history["duplicate_groups"], marker="o", color="#e76f51")
-    axes[2].set_ylabel("duplicate groups")
-    axes[2].set_xticks(x, list(history["run"]), rotation=30, ha="right", fontsize=8)
+    rates = pd.concat([history["dynamics_match_rate_%"], history["strivacity_match_rate_%"]])
+    low = float(rates.min()) if len(rates) else 0.0
+    axes[0].set_ylim(max(0.0, min(low - 5.0, 90.0)), 100.5)
+    axes[0].legend(frameon=False, ncols=2, loc="lower left", bbox_to_anchor=(0.0, 1.0))
+    for ax, column, label, colour in ((axes[1], "drift_pairs", "pairs with a difference",
+                                       "#264653"),
+                                      (axes[2], "duplicate_groups", "duplicate groups",
+                                       "#e76f51")):
+        ax.plot(x, history[column], marker="o", color=colour)
+        ax.set_ylabel(label)
+        ax.set_ylim(bottom=0, top=max(1, int(history[column].max() if len(history) else 0)) * 1.15)
+        _whole_numbers(ax.yaxis)
+    for ax in axes:
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    step = max(1, -(-len(x) // 12))  # at most about 12 run names under the axis
+    axes[2].set_xticks(x[::step], list(history["run"])[::step], rotation=30, ha="right",
+                       fontsize=8)
+    if len(x) == 1:
+        axes[2].set_xlim(-0.5, 0.5)
     return fig
 
 

@@ -59,17 +59,22 @@ SECRET_NAME = re.compile(r"secret|passw|pwd|token|key|credential|cert|private|au
                          re.IGNORECASE)
 #: Environment variables whose values must never appear among the parameters.
 SECRET_ENV = ("AZURE_CLIENT_SECRET", "STRIVACITY_CLIENT_SECRET")
-#: The kernel sees these: no progress bars in the output notebook, stable set ordering.
-KERNEL_ENV = {"RECON_PROGRESS": "0", "TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
+#: The kernel sees these: no other library's bars in the output notebook, stable set ordering.
+#: RECON_PROGRESS is added per run (``recon.progress.mode`` of this process), so a live pull in
+#: the kernel shows its progress on this process's terminal or log, never in the notebook.
+KERNEL_ENV = {"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
 #: An empty inline script instead of the template's CDN scripts (require.js, MathJax): the report
 #: needs neither, and a mailed report must not wait on the internet to open.
 _NO_SCRIPT = "data:text/javascript,"
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+#: Figures --fail-on derives from a side's counts: matched / records (0 to 1; 0 with no records).
+DERIVED = ("match_rate",)
 #: Every dotted path into summary.json (recon.runfolder) a --fail-on expression may name.
 SUMMARY_PATHS = (
     *(f"{side}.{key}" for side in SIDES for key in SIDE_COUNTS),
+    *(f"{side}.{key}" for side in SIDES for key in DERIVED),
     *(f"{side}.review_reasons.{r}" for side in SIDES for r in REVIEW_REASONS),
     *(f"pairs.{key}" for key in PAIRS_KEYS), f"drift.{DRIFT_KEYS[0]}",  # drift.pairs
     *(f"drift.fields.{name}" for name in DEFAULT_FIELDS.names),
@@ -93,6 +98,10 @@ class Threshold:
 
     def value(self, summary: Mapping[str, Any]) -> float:
         """The figure at path; a reason or field the run never counted is 0."""
+        side, _, last = self.path.partition(".")
+        if last == "match_rate":
+            counts = summary.get(side) or {}
+            return counts.get("matched", 0) / counts["records"] if counts.get("records") else 0.0
         node: Any = summary
         for part in self.path.split("."):
             node = node.get(part, 0) if isinstance(node, Mapping) else 0
@@ -255,17 +264,29 @@ def _execute(options: ReportOptions, params: dict[str, Any],
     """Run the notebook with papermill; the error text and class name when a cell raised."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    from recon.progress import mode
     try:
-        with environment(KERNEL_ENV):
+        with environment({**KERNEL_ENV, "RECON_PROGRESS": mode()}):
             pm.execute_notebook(str(options.notebook), str(output), parameters=params,
                                 kernel_name=_kernel_name(), progress_bar=False,
                                 cwd=str(options.notebook.parent),
-                                execution_timeout=options.cell_timeout)
+                                execution_timeout=options.cell_timeout,
+                                config=_kernel_config())
     except PapermillExecutionError as exc:
         return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}", exc.ename
     except (RuntimeError, OSError, ValueError) as exc:  # kernel died or could not start
         return f"{type(exc).__name__}: {exc}", None
     return None, None
+
+
+def _kernel_config() -> Any:
+    """jupyter_client's supported switch for an encrypted kernel connection: CurveZMQ keys the
+    kernel manager provisions when the kernelspec declares ``supported_encryption`` (ipykernel
+    >= 7.3 does). That is what ipykernel's "running over TCP without encryption" warning asks
+    for; with an older kernelspec the run goes on unencrypted, as before."""
+    from traitlets.config import Config
+    return Config({"KernelManager": {"transport_encryption": "auto"}})
 
 
 def _kernel_name() -> str:
@@ -336,8 +357,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where run folders go (default data/runs)")
     parser.add_argument("--label", help="suffix of the run folder name, e.g. nightly")
     parser.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
-                        help="exit 3 when e.g. 'drift.pairs>500' or 'dynamics.duplicate_groups>0' "
-                             "holds (dotted path into summary.json; repeatable)")
+                        help="exit 3 when e.g. 'drift.pairs>500', 'dynamics.duplicate_groups>0' "
+                             "or 'dynamics.match_rate<0.9' holds (dotted path into "
+                             "summary.json, or a side's match_rate from 0 to 1; repeatable)")
     parser.add_argument("--allow-empty", action="store_true",
                         help="accept a side with zero records (refused by default)")
 
@@ -367,7 +389,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _figure(value: float) -> str:
-    return str(int(value)) if value.is_integer() else str(value)
+    return str(int(value)) if value.is_integer() else f"{value:.4g}"
 
 
 def main_report(argv: Sequence[str] | None = None) -> int:

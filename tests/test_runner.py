@@ -169,6 +169,22 @@ def test_thresholds_compare_the_summary_figure(expr: str, exceeded: bool) -> Non
     assert parse_threshold(expr).exceeded(SUMMARY) is exceeded
 
 
+@pytest.mark.parametrize(("expr", "value", "exceeded"), [
+    ("dynamics.match_rate<0.9", 0.75, True), ("dynamics.match_rate<0.75", 0.75, False),
+    ("strivacity.match_rate>=0.5", 0.5, True), ("strivacity.match_rate<0.6", 0.5, True)])
+def test_match_rate_is_matched_over_records(expr: str, value: float, exceeded: bool) -> None:
+    summary = {"dynamics": {"records": 8, "matched": 6}, "strivacity": {"records": 12,
+                                                                         "matched": 6}}
+    threshold = parse_threshold(expr)
+    assert threshold.value(summary) == value
+    assert threshold.exceeded(summary) is exceeded
+
+
+def test_match_rate_of_an_empty_side_is_zero() -> None:
+    assert parse_threshold("dynamics.match_rate<0.9").value(
+        {"dynamics": {"records": 0, "matched": 0}}) == 0.0
+
+
 def test_unknown_path_lists_the_valid_paths() -> None:
     with pytest.raises(ConfigError, match=r"'drift.pair' is not a summary.json figure.*"
                                           r"valid paths: .*drift\.pairs.*batches\.update_dynamics"):
@@ -340,3 +356,15 @@ def test_cli_threshold_exits_3_and_prints_the_value_that_breached(
     assert f"run folder: {run_dir}" in out
     assert err == (f"recon: threshold exceeded: drift.pairs>=0 (it is {pairs}). Everything was "
                    f"written to {run_dir}.\n")
+
+
+def test_cli_match_rate_threshold_prints_the_rate(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["report", "--runs-dir", str(tmp_path), "--fail-on", "dynamics.match_rate<0.9",
+                 "--fail-on", "strivacity.match_rate<0.5"])
+    summary = json.loads((next(tmp_path.iterdir()) / "summary.json").read_text())["dynamics"]
+    rate = summary["matched"] / summary["records"]
+    err = capsys.readouterr().err
+    assert code == 3
+    assert f"dynamics.match_rate<0.9 (it is {rate:.4g})" in err
+    assert "strivacity.match_rate" not in err  # held, not breached

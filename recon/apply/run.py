@@ -29,6 +29,7 @@ from recon.apply.plan import DYNAMICS, Operation, Plan
 from recon.apply.senders import DynamicsSender, StrivacitySender
 from recon.errors import ConfigError
 from recon.private import private_dir, private_tree, write_private_text
+from recon.progress import make_progress
 from recon.retry import RetryPolicy
 from recon.runfolder import APPLY_DIR
 
@@ -157,18 +158,28 @@ def _still_to_send(ops: Sequence[Operation], journal: Journal,
 def apply_dynamics(plan: Plan, sender: DynamicsSender, journal: Journal,
                    batch_size: int) -> None:
     """Send the plan's Dataverse batches in ``$batch`` requests of ``batch_size``."""
-    for ops in plan.batches.values():
-        for chunk in chunks(_still_to_send(ops, journal, sender.resolve), batch_size):
-            journal.write(sending_entries(chunk))
-            write_outcomes(journal, chunk, sender.send(chunk))
+    total = sum(len(ops) for ops in plan.batches.values())
+    with make_progress("Dataverse apply", total, unit="operations", page_unit="requests") as bar:
+        for ops in plan.batches.values():
+            todo = _still_to_send(ops, journal, sender.resolve)
+            bar.update(len(ops) - len(todo), 0)  # settled earlier
+            for chunk in chunks(todo, batch_size):
+                journal.write(sending_entries(chunk))
+                write_outcomes(journal, chunk, sender.send(chunk))
+                bar.update(len(chunk))
 
 
 def apply_strivacity(plan: Plan, sender: StrivacitySender, journal: Journal) -> None:
     """Create accounts one by one, then run the updates as one bulk job."""
     creates = plan.batches.get("migrate_to_strivacity", [])
-    for op in _still_to_send(creates, journal, sender.resolve):
-        journal.write(sending_entries([op]))
-        write_outcomes(journal, [op], [sender.create(op)])
+    with make_progress("Strivacity accounts created", len(creates), unit="accounts",
+                       page_unit="requests") as bar:
+        todo = _still_to_send(creates, journal, sender.resolve)
+        bar.update(len(creates) - len(todo), 0)
+        for op in todo:
+            journal.write(sending_entries([op]))
+            write_outcomes(journal, [op], [sender.create(op)])
+            bar.update(1)
     updates = plan.batches.get("update_strivacity", [])
     if updates:
         _finish_jobs(updates, sender, journal)
@@ -178,7 +189,10 @@ def apply_strivacity(plan: Plan, sender: StrivacitySender, journal: Journal) -> 
             job = sender.submit(todo)
             journal.write([{**entry, "detail": {"job": job, "line": n}} for n, entry
                            in enumerate(sending_entries(todo), start=1)])
-            write_outcomes(journal, todo, sender.finish(job, list(enumerate(todo, start=1))))
+            with make_progress("Strivacity bulk update job", len(todo), unit="operations",
+                               page_unit="jobs") as bar:
+                write_outcomes(journal, todo, sender.finish(job, list(enumerate(todo, start=1))))
+                bar.update(len(todo))
 
 
 def _finish_jobs(ops: Sequence[Operation], sender: StrivacitySender, journal: Journal) -> None:
