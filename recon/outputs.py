@@ -90,6 +90,21 @@ def safe_cells(values: pd.Series) -> pa.Array:
     return _line_breaks(text)
 
 
+def read_people_cells(values: pd.Series) -> pd.Series:
+    """``safe_cells`` undone for display: the ``'`` it added before a formula character or a
+    number a spreadsheet would alter is dropped (a value that itself began with ``'`` and one of
+    those shows without it: a people file is for reading, the batches hold the exact values)."""
+    text = values.astype("string")
+    quoted = text.str.startswith("'").fillna(False).astype(bool)
+    if not quoted.any():
+        return values
+    rest = text.str.slice(1)
+    formula = rest.str.slice(0, 1).isin(list("=+-@\t\r")).fillna(False).astype(bool)
+    lossy = rest.str.fullmatch(_LOSSY_NUMBER).fillna(False).astype(bool)
+    added = quoted & (formula | lossy)
+    return text.mask(added, rest)
+
+
 def import_cells(values: pd.Series) -> pa.Array:
     """A column as cells for a system import: exact values, blanks empty, edge whitespace
     (which Strivacity's import validator rejects) left out; never a quote prefix."""

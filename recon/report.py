@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from recon.errors import ConfigError
 from recon.fields import DYNAMICS_COLUMNS, STRIVACITY_COLUMNS, FieldMap, load_fields
+from recon.outputs import read_people_cells
 from recon.private import private_tree
 from recon.runfolder import (
     BUCKETS,
@@ -137,6 +138,7 @@ def _read_snapshot(path: Path) -> pd.DataFrame | None:
 
 def _read_table(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    frame = frame.apply(read_people_cells)  # show values, not the spreadsheet guard
     if "group_size" in frame.columns:
         frame["group_size"] = frame["group_size"].astype("int64")
     return frame

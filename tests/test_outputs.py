@@ -224,3 +224,30 @@ def test_problems_csv_lists_every_unreadable_phone_neutralised(tmp_path: Path) -
                                          ["strivacity", "a1", "phone", "12"]]
     assert all(row[4] for row in rows)
     assert json.loads((folder / "summary.json").read_text())["problems"] == {"phone": 3}
+
+
+def test_a_run_read_back_for_display_shows_values_not_the_spreadsheet_guard(
+        tmp_path: Path) -> None:
+    # The people CSVs carry a ' before formulas and lossy numbers; the report and the
+    # explorer read them back and must show the values themselves.
+    from recon.report import open_run
+
+    d = dynamics({"id": "c1", "email": "a@x.com", "family_name": "-Smith",
+                  "phone": "+15125550101"}, {"id": "c2", "email": "=HYPERLINK(1)"})
+    s = strivacity({"id": "a1", "email": "a@x.com", "link": "c1", "family_name": "O'Brien",
+                    "phone": "+15125550199"})
+    folder = reconcile(d, s).write(tmp_path)
+    assert "'+15125550101" in (folder / "drift.csv").read_text(encoding="utf-8")
+    view = open_run(folder)
+    values = set(view.drift["dynamics_value"]) | set(view.drift["strivacity_value"])
+    assert {"-Smith", "O'Brien", "+15125550101", "+15125550199"} <= values
+    assert "=HYPERLINK(1)" in set(view.review["value"].dropna())
+
+
+@pytest.mark.parametrize("value", ["=cmd", "+15125550101", "-Smith", "@x", "0123",
+                                   "123456789012", "O'Brien", "'quoted", "plain"])
+def test_reading_people_cells_undoes_exactly_what_writing_added(value: str) -> None:
+    from recon.outputs import read_people_cells
+
+    written = safe_cells(pd.Series([value], dtype=STRING)).to_pylist()[0]
+    assert read_people_cells(pd.Series([written], dtype="string")).iloc[0] == value
