@@ -2,7 +2,9 @@
 
 Only ``only`` and ``matched`` records reach them; values are the source's own as
 ``recon.engine.values`` writes them (email: the cleaned address when valid; phone: E.164 into
-Strivacity, as stored into Dynamics when it parses; text: as stored unless blank).
+Strivacity, as stored into Dynamics when it parses; text: as stored unless blank). A batched
+record's values are looked up in ``forms`` one row per field (one join, which spills), then
+turned back into one column per field (``v0``, ``v1``, ... in field-map order).
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 from recon.engine.drift import source_column
 from recon.engine.sql.drift import written
 from recon.engine.sql.pipeline import Pipeline
-from recon.fields import Field, FieldMap
+from recon.fields import FieldMap
+
+#: Batch of new records -> (the records, the system their values are written to).
+NEW_RECORDS = {"migrate": ("d_migrating", "strivacity"), "create": ("s_created", "dynamics")}
 
 
 def literal(text: str) -> str:
@@ -18,49 +23,55 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _written(field: Field, alias: str, forms: str, target: str) -> str:
-    """SQL of ``alias``'s value of ``field`` as written to ``target``, ``forms`` its forms."""
-    value = f"{alias}.{source_column(field)}"
-    if field.comparer == "email":
-        return f"CASE WHEN {forms}.key_ok THEN {forms}.address END"
-    if field.comparer == "phone":
-        return f"{forms}.e164" if target == "strivacity" else \
-            f"CASE WHEN {forms}.e164 IS NOT NULL THEN {value} END"
-    if field.comparer == "bool":
-        return f"CAST({value} AS VARCHAR)"
-    return f"CASE WHEN {forms}.text IS NOT NULL THEN {value} END"
+def new_records(p: Pipeline, fields: FieldMap) -> None:
+    """The records the two create batches carry, and the contactid fixed for each account."""
+    p.enqueue_sql("""
+        SELECT x.*, c.contactid FROM s x JOIN s_bucket b ON b.pos = x.pos
+        JOIN created_ids c ON c.pos = x.pos
+        WHERE b.bucket = 'only' AND COALESCE(x.active, FALSE)""", "s_created",
+                  materialise=True)
+    branches = [f"""
+        SELECT '{batch}' AS batch, x.pos, {rank} AS field_rank,
+               {literal(field.comparer)} AS comparer,
+               CAST(x.{source_column(field)} AS VARCHAR) AS value
+        FROM {table} x"""
+                for batch, (table, _) in NEW_RECORDS.items()
+                for rank, field in enumerate(fields.fields)]
+    p.enqueue_sql("\n        UNION ALL".join(branches), "new_values")
+    cases = " ".join(f"WHEN '{batch}' THEN {written('', target)}"
+                     for batch, (_, target) in NEW_RECORDS.items())
+    p.enqueue_sql(f"""
+        SELECT v.batch, v.pos, v.field_rank, CASE v.batch {cases} END AS written
+        FROM (SELECT n.batch, n.pos, n.field_rank, n.comparer, n.value, f.text, f.e164,
+                     f.address, COALESCE(f.key_ok, FALSE) AS key_ok
+              FROM new_values n
+              LEFT JOIN forms f ON f.kind = n.comparer AND f.value = n.value) v""",
+                  "new_written", materialise=True)
 
 
-def _written_columns(fields: FieldMap, alias: str, target: str) -> tuple[str, str]:
-    """Select list (``v0``, ``v1``, ... in field-map order) and the joins to ``forms``."""
-    columns, joins = [], []
-    for i, field in enumerate(fields.fields):
-        columns.append(f"{_written(field, alias, f'f{i}', target)} AS v{i}")
-        if field.comparer != "bool":
-            joins.append(f"LEFT JOIN forms f{i} ON f{i}.kind = {literal(field.comparer)} "
-                         f"AND f{i}.value = {alias}.{source_column(field)}")
-    return ", ".join(columns), "\n        ".join(joins)
+def _pivot(fields: FieldMap) -> str:
+    """One column per field from the rows of ``new_written``."""
+    return ", ".join(f"MAX(CASE WHEN w.field_rank = {i} THEN w.written END) AS v{i}"
+                     for i in range(len(fields.fields)))
 
 
 def migrate_to_strivacity(p: Pipeline, fields: FieldMap) -> None:
     """Active Dynamics-only contacts, their fields as written into Strivacity."""
-    columns, joins = _written_columns(fields, "x", "strivacity")
     p.enqueue_sql(f"""
-        SELECT x.record_id, x.pos, {columns}
-        FROM d_bucket b JOIN d x ON x.pos = b.pos
-        {joins}
-        WHERE b.bucket = 'only' AND COALESCE(x.active, FALSE)""", "migrate_to_strivacity",
-                  materialise=True)
+        SELECT x.record_id, x.pos, {_pivot(fields)}
+        FROM d_migrating x
+        LEFT JOIN new_written w ON w.batch = 'migrate' AND w.pos = x.pos
+        GROUP BY x.record_id, x.pos""", "migrate_to_strivacity", materialise=True)
 
 
 def create_in_dynamics(p: Pipeline, fields: FieldMap) -> None:
     """Enabled Strivacity-only accounts, with the contactid the run fixes for each."""
-    columns, joins = _written_columns(fields, "x", "dynamics")
     p.enqueue_sql(f"""
-        SELECT x.record_id AS strivacity_id, c.contactid, x.pos, x.store, {columns}
-        FROM s_bucket b JOIN s x ON x.pos = b.pos JOIN created_ids c ON c.pos = x.pos
-        {joins}
-        WHERE b.bucket = 'only' AND COALESCE(x.active, FALSE)""", "create_in_dynamics",
+        SELECT x.record_id AS strivacity_id, x.contactid, x.pos, x.store,
+               {_pivot(fields)}
+        FROM s_created x
+        LEFT JOIN new_written w ON w.batch = 'create' AND w.pos = x.pos
+        GROUP BY x.record_id, x.contactid, x.pos, x.store""", "create_in_dynamics",
                   materialise=True)
 
 
@@ -68,7 +79,7 @@ def update_dynamics(p: Pipeline) -> None:
     """Strivacity-winning drift, as Dataverse column, new value and the value stored."""
     p.enqueue_sql(f"""
         SELECT r.contactid, x.etag, r.dynamics AS column_name,
-               {written('s', 'dynamics')} AS new_value, r.d_value AS old_value,
+               {written('s_', 'dynamics')} AS new_value, r.d_value AS old_value,
                r.d_pos, r.field_rank
         FROM drift r JOIN d x ON x.pos = r.d_pos
         WHERE r.action = 'update_dynamics'""", "update_dynamics")
@@ -80,7 +91,7 @@ def update_strivacity(p: Pipeline, fields: FieldMap) -> None:
     link = literal(fields.link_attribute)
     p.enqueue_sql(f"""
         SELECT x.record_id AS account_id, x.store, r.path AS attribute,
-               {written('d', 'strivacity')} AS value, 0 AS part, r.field_rank, r.s_pos
+               {written('d_', 'strivacity')} AS value, 0 AS part, r.field_rank, r.s_pos
         FROM drift r JOIN s x ON x.pos = r.s_pos
         WHERE r.action = 'update_strivacity'
         UNION ALL
@@ -93,6 +104,7 @@ def update_strivacity(p: Pipeline, fields: FieldMap) -> None:
 
 
 def batch_steps(p: Pipeline, fields: FieldMap) -> None:
+    new_records(p, fields)
     migrate_to_strivacity(p, fields)
     create_in_dynamics(p, fields)
     update_dynamics(p)

@@ -77,7 +77,8 @@ def compared(p: Pipeline) -> None:
         FROM drift_candidates c JOIN field_map f ON f.field = c.field
         LEFT JOIN forms df ON df.kind = f.comparer AND df.value = c.d_value
         LEFT JOIN forms sf ON sf.kind = f.comparer AND sf.value = c.s_value
-        WHERE {_form('d')} IS DISTINCT FROM {_form('s')}""", "drift_differs")
+        WHERE {_form('d')} IS DISTINCT FROM {_form('s')}""", "drift_differs",
+                  materialise=True)
     sides = []
     for side in ("d", "s"):
         # An invalid address has no key: unusable, not blank. A phone that does not parse is
@@ -133,12 +134,13 @@ def decide(p: Pipeline) -> None:
 
 
 def written(side: str, target: str) -> str:
-    """SQL of a drift row's ``side`` value as written to ``target`` (``recon.engine.values``)."""
-    phone = f"{side}_e164" if target == "strivacity" else \
-        f"CASE WHEN {side}_e164 IS NOT NULL THEN {side}_value END"
-    return (f"CASE comparer WHEN 'email' THEN CASE WHEN {side}_key_ok THEN {side}_address END "
-            f"WHEN 'phone' THEN {phone} WHEN 'bool' THEN {side}_value "
-            f"ELSE CASE WHEN {side}_text IS NOT NULL THEN {side}_value END END")
+    """SQL of a row's value as written to ``target`` (``recon.engine.values``): the row holds
+    ``comparer`` and, under the prefix ``side``, ``value`` and its forms."""
+    phone = f"{side}e164" if target == "strivacity" else \
+        f"CASE WHEN {side}e164 IS NOT NULL THEN {side}value END"
+    return (f"CASE comparer WHEN 'email' THEN CASE WHEN {side}key_ok THEN {side}address END "
+            f"WHEN 'phone' THEN {phone} WHEN 'bool' THEN {side}value "
+            f"ELSE CASE WHEN {side}text IS NOT NULL THEN {side}value END END")
 
 
 def drift_steps(p: Pipeline) -> None:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from recon.engine.sql.dialect import DUCKDB
 from recon.engine.sql.pipeline import Pipeline
-from recon.errors import ReconError
+from recon.errors import ConfigError, ReconError
 
 
 class DuckDB:
@@ -42,7 +42,7 @@ class DuckDB:
             self.con = duckdb.connect(":memory:", config=config)
         except duckdb.Error as exc:
             shutil.rmtree(self._spill, ignore_errors=True)
-            raise ReconError(f"DuckDB refused the settings ({exc}). Give memory_limit as "
+            raise ConfigError(f"DuckDB refused the settings ({exc}). Give memory_limit as "
                              "DuckDB writes it (e.g. \"4GB\") and an existing temp_dir.") from exc
 
     def __enter__(self) -> DuckDB:
@@ -57,6 +57,12 @@ class DuckDB:
         """Make an Arrow table readable by name (a scan of the Arrow buffers, no copy)."""
         self.con.register(name, table)
 
+    def load(self, name: str, table: pa.Table) -> None:
+        """Copy an Arrow table into a DuckDB table, which spills under the memory limit."""
+        self.con.register(f"{name}_arrow", table)
+        self._execute(self.dialect.statement(name, f"SELECT * FROM {name}_arrow", True), name)
+        self.con.unregister(f"{name}_arrow")
+
     def run(self, pipeline: Pipeline) -> None:
         """Run the steps in order: views stay lazy, materialised steps become tables."""
         for step in pipeline:
@@ -68,17 +74,29 @@ class DuckDB:
         try:
             return self.con.sql(sql).to_arrow_table()
         except duckdb.OutOfMemoryException as exc:
-            raise self._memory(exc) from exc
+            raise self._memory(exc, "reading a result") from exc
+
+    def spilled_bytes(self) -> int:
+        """Bytes DuckDB holds in its temporary files now (0: nothing spilled)."""
+        rows = self.con.sql("SELECT COALESCE(SUM(temporary_storage_bytes), 0) "
+                            "FROM duckdb_memory()").fetchall()
+        return int(rows[0][0])
+
+    @property
+    def spill_folder(self) -> Path:
+        """The private folder DuckDB spills into (removed when the connection closes)."""
+        return self._spill
 
     def _execute(self, sql: str, name: str) -> None:
         try:
             self.con.execute(sql)
         except duckdb.OutOfMemoryException as exc:
-            raise self._memory(exc) from exc
+            raise self._memory(exc, name) from exc
         except duckdb.Error as exc:  # a bug in a step: say which
             raise RuntimeError(f"step {name!r} failed: {exc}\n{sql}") from exc
 
-    def _memory(self, exc: Exception) -> ReconError:
+    def _memory(self, exc: Exception, where: str) -> ReconError:
+        first = str(exc).splitlines()[0]
         return ReconError(f"DuckDB ran out of memory under memory_limit={self.memory_limit!r} "
-                          f"({exc}). Raise the memory limit, or give a temp_dir on a disk with "
-                          "more free space so DuckDB can spill to it.")
+                          f"in step {where!r} ({first}). Raise the memory limit, or give a "
+                          "temp_dir on a disk with more free space so DuckDB can spill to it.")

@@ -34,7 +34,8 @@ def needed_values(p: Pipeline, fields: FieldMap, required: Sequence[str]) -> Non
     """Distinct (kind, value) pairs that later steps look up in ``forms``."""
     p.enqueue_sql("""
         SELECT x.* FROM d x JOIN d_bucket b ON b.pos = x.pos
-        WHERE b.bucket = 'only' AND COALESCE(x.active, FALSE)""", "d_migrating")
+        WHERE b.bucket = 'only' AND COALESCE(x.active, FALSE)""", "d_migrating",
+                  materialise=True)
     parts = ["""
             SELECT f.comparer AS kind, c.d_value AS value
             FROM drift_candidates c JOIN field_map f ON f.field = c.field

@@ -104,17 +104,23 @@ def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame, fields: FieldMap
     fields = fields or DEFAULT_FIELDS
     _check(dynamics, DYNAMICS_COLUMNS, DYNAMICS)
     _check(strivacity, STRIVACITY_COLUMNS, STRIVACITY)
-    required = [f.name for f in fields.fields if f.dynamics in DYNAMICS_CREATE_REQUIRED]
     with DuckDB(memory_limit, temp_dir, threads) as db:
-        db.register("d", input_table(dynamics, DYNAMICS_COLUMNS))
-        db.register("s", input_table(strivacity, STRIVACITY_COLUMNS))
-        db.register("field_map", field_table(fields))
-        db.run(first_part(fields, required))
-        db.register("forms", forms.forms(db.arrow("SELECT kind, value FROM needed_values"),
-                                         fields.phone_region))
-        db.register("created_ids", created_ids(db))
-        db.run(second_part(fields, required))
-        return _result(db, dynamics, strivacity, fields)
+        return run_plan(db, dynamics, strivacity, fields)
+
+
+def run_plan(db: DuckDB, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
+             fields: FieldMap) -> Reconciliation:
+    """Run the whole plan on ``db`` and read the result back."""
+    required = [f.name for f in fields.fields if f.dynamics in DYNAMICS_CREATE_REQUIRED]
+    db.register("d", input_table(dynamics, DYNAMICS_COLUMNS))
+    db.register("s", input_table(strivacity, STRIVACITY_COLUMNS))
+    db.register("field_map", field_table(fields))
+    db.run(first_part(fields, required))
+    db.load("forms", forms.forms(db.arrow("SELECT kind, value FROM needed_values"),
+                                 fields.phone_region))
+    db.load("created_ids", created_ids(db))
+    db.run(second_part(fields, required))
+    return _result(db, dynamics, strivacity, fields)
 
 
 def _result(db: DuckDB, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
