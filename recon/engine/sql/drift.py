@@ -19,8 +19,11 @@ def _columns(fields: FieldMap) -> list[str]:
 
 
 def pair_rows(p: Pipeline, fields: FieldMap) -> None:
-    """Each pair with both records' compared and source columns side by side."""
+    """The pairs whose records differ in some compared column as stored, with both records'
+    compared and source columns side by side (every other pair has no drift)."""
     columns = ",\n               ".join(f"d.{c} AS d_{c}, s.{c} AS s_{c}" for c in _columns(fields))
+    differ = "\n           OR ".join(f"d.{c} IS DISTINCT FROM s.{c}"
+                                     for c in dict.fromkeys(map(compared_column, fields.fields)))
     p.enqueue_sql(f"""
         SELECT m.d_pos, m.s_pos, m.contactid, m.strivacity_id, m.email_key,
                COALESCE(dk.n >= 2, FALSE) OR COALESCE(sk.n >= 2, FALSE) AS in_duplicate_group,
@@ -29,8 +32,8 @@ def pair_rows(p: Pipeline, fields: FieldMap) -> None:
                {columns}
         FROM matches m JOIN d ON d.pos = m.d_pos JOIN s ON s.pos = m.s_pos
         LEFT JOIN d_key_count dk ON dk.email_key = d.email_key
-        LEFT JOIN s_key_count sk ON sk.email_key = s.email_key""", "pair_rows",
-                  materialise=True)
+        LEFT JOIN s_key_count sk ON sk.email_key = s.email_key
+        WHERE {differ or 'FALSE'}""", "pair_rows", materialise=True)
 
 
 def candidates(p: Pipeline, fields: FieldMap) -> None:

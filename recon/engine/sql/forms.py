@@ -71,7 +71,10 @@ def forms(needed: pa.Table, region: str | None) -> pa.Table:
                "address": nulls, "key_ok": pa.nulls(size, pa.bool_())}
         if kind == "phone" and size:
             out["e164"] = strings(normalize.phone(column, region))
-            out["problem"] = strings(normalize.phone_problems(column, region))
+            unread = pc.and_(pc.is_null(out["e164"]), pc.is_valid(out["text"]))
+            if pc.any(unread).as_py():  # only a value that does not parse has a problem
+                why = strings(normalize.phone_problems(series(values.filter(unread)), region))
+                out["problem"] = pc.replace_with_mask(nulls, unread, why)
         if kind == "email" and size:
             out["address"] = strings(normalize.email_address(column))
             out["key_ok"] = pc.is_valid(strings(normalize.email_key(column)[0]))
