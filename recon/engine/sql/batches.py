@@ -46,33 +46,32 @@ def new_records(p: Pipeline, fields: FieldMap) -> None:
                      f.address, COALESCE(f.key_ok, FALSE) AS key_ok
               FROM new_values n
               LEFT JOIN forms f ON f.kind = n.comparer AND f.value = n.value) v""",
-                  "new_written", materialise=True)
+                  "new_written")
+    p.enqueue_sql(f"""
+        SELECT batch, pos, {_pivot(fields)}
+        FROM new_written GROUP BY batch, pos""", "new_columns", materialise=True)
 
 
 def _pivot(fields: FieldMap) -> str:
     """One column per field from the rows of ``new_written``."""
-    return ", ".join(f"MAX(CASE WHEN w.field_rank = {i} THEN w.written END) AS v{i}"
+    return ", ".join(f"MAX(CASE WHEN field_rank = {i} THEN written END) AS v{i}"
                      for i in range(len(fields.fields)))
 
 
 def migrate_to_strivacity(p: Pipeline, fields: FieldMap) -> None:
     """Active Dynamics-only contacts, their fields as written into Strivacity."""
-    p.enqueue_sql(f"""
-        SELECT x.record_id, x.pos, {_pivot(fields)}
-        FROM d_migrating x
-        LEFT JOIN new_written w ON w.batch = 'migrate' AND w.pos = x.pos
-        GROUP BY x.record_id, x.pos""", "migrate_to_strivacity", materialise=True)
+    p.enqueue_sql("""
+        SELECT x.record_id, w.*
+        FROM d_migrating x JOIN new_columns w ON w.batch = 'migrate' AND w.pos = x.pos""",
+                  "migrate_to_strivacity", materialise=True)
 
 
 def create_in_dynamics(p: Pipeline, fields: FieldMap) -> None:
     """Enabled Strivacity-only accounts, with the contactid the run fixes for each."""
-    p.enqueue_sql(f"""
-        SELECT x.record_id AS strivacity_id, x.contactid, x.pos, x.store,
-               {_pivot(fields)}
-        FROM s_created x
-        LEFT JOIN new_written w ON w.batch = 'create' AND w.pos = x.pos
-        GROUP BY x.record_id, x.contactid, x.pos, x.store""", "create_in_dynamics",
-                  materialise=True)
+    p.enqueue_sql("""
+        SELECT x.record_id AS strivacity_id, x.contactid, x.store, w.*
+        FROM s_created x JOIN new_columns w ON w.batch = 'create' AND w.pos = x.pos""",
+                  "create_in_dynamics", materialise=True)
 
 
 def update_dynamics(p: Pipeline) -> None:

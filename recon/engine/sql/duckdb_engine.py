@@ -30,7 +30,7 @@ class DuckDB:
                  threads: int | None = None) -> None:
         self._spill = Path(tempfile.mkdtemp(prefix="recon-duckdb-",
                                             dir=str(temp_dir) if temp_dir else None))
-        config: dict[str, str | bool | int] = {
+        config: dict[str, str | bool | int | float | list[str]] = {
             "temp_directory": str(self._spill), "preserve_insertion_order": False,
             "autoinstall_known_extensions": False, "autoload_known_extensions": False}
         if memory_limit:

@@ -60,7 +60,7 @@ def strings_frame(table: pa.Table, names: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame({name: series(table.column(i)) for i, name in enumerate(names)})
 
 
-def _categorical(values: pa.ChunkedArray, names: tuple[str, ...]) -> pd.Categorical:
+def _categorical(values: pa.ChunkedArray, names: tuple[str, ...]) -> pd.Categorical[str]:
     codes = pc.fill_null(pc.index_in(values, value_set=pa.array(names)), -1)
     return pd.Categorical.from_codes(codes.to_numpy().astype(np.int8),
                                      categories=pd.Index(list(names)))
@@ -71,15 +71,15 @@ def side_buckets(db: DuckDB, side: str) -> pa.Table:
 
 
 def buckets_frame(parts: dict[str, tuple[pd.DataFrame, pa.Table]]) -> pd.DataFrame:
+    """One row per record, Dynamics then Strivacity, each in the order of the frame given."""
     frames = []
-    for code, (name, (frame, table)) in enumerate(parts.items()):
+    for code, (frame, table) in enumerate(parts.values()):
         frames.append(pd.DataFrame({
             "side": pd.Categorical.from_codes(np.full(len(frame), code, np.int8),
                                               categories=pd.Index(list(SIDES))),
             "record_id": frame["record_id"].reset_index(drop=True),
             "bucket": _categorical(table["bucket"], BUCKETS),
             "reason": _categorical(table["reason"], REASONS)}))
-        assert name == SIDES[code]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -146,18 +146,22 @@ def _side_summary(frame: pd.DataFrame, table: pa.Table, groups: int) -> dict[str
             "review_reasons": {r: int(reasons.get(r, 0)) for r in REASONS}}
 
 
+def _pairs(table: pa.Table) -> dict[str, int]:
+    return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+
+
 def summary(db: DuckDB, sides: dict[str, tuple[pd.DataFrame, pa.Table]], fields: FieldMap,
             batch_counts: dict[str, int], problems: pd.DataFrame) -> dict[str, Any]:
     """summary.json (DESIGN §7), counted by the engine."""
-    groups = dict(db.con.sql("""
+    groups = _pairs(db.arrow("""
         SELECT 'dynamics', COUNT(DISTINCT email_key) FROM d_duplicates UNION ALL
-        SELECT 'strivacity', COUNT(DISTINCT email_key) FROM s_duplicates""").fetchall())
-    total, by_link = db.con.sql(
+        SELECT 'strivacity', COUNT(DISTINCT email_key) FROM s_duplicates"""))
+    total, by_link = db.arrow(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN by_link THEN 1 ELSE 0 END), 0) FROM matches"
-    ).fetchall()[0]
-    per_field = dict(db.con.sql(
-        "SELECT field, COUNT(DISTINCT contactid) FROM drift GROUP BY field").fetchall())
-    drift_pairs = db.con.sql("SELECT COUNT(DISTINCT contactid) FROM drift").fetchall()[0][0]
+    ).to_pylist()[0].values()
+    per_field = _pairs(db.arrow(
+        "SELECT field, COUNT(DISTINCT contactid) FROM drift GROUP BY field"))
+    drift_pairs = db.arrow("SELECT COUNT(DISTINCT contactid) FROM drift").column(0)[0].as_py()
     return {
         **{name: _side_summary(frame, table, int(groups.get(name, 0)))
            for name, (frame, table) in sides.items()},

@@ -37,14 +37,15 @@ _UNREAD = ("created_at", "updated_at", "email_verified")
 
 def input_table(frame: pd.DataFrame, columns: tuple[str, ...]) -> pa.Table:
     """A canonical frame as the plan reads it: its columns, ``pos`` and ``updated_ns``."""
-    data: dict[str, pa.Array] = {"pos": pa.array(np.arange(len(frame), dtype=np.int64))}
+    data: dict[str, pa.Array | pa.ChunkedArray] = {
+        "pos": pa.array(np.arange(len(frame), dtype=np.int64))}
     for name in columns:
         if name in _UNREAD:
             continue
         values = frame[name]
         if name == "active":
             data[name] = pa.array(values.astype("boolean").array, type=pa.bool_())
-        else:
+        else:  # Arrow-backed columns are passed as they are, chunks and all: no copy
             data[name] = strings(values)
     stamps = times(frame["updated_at"])
     data["updated_ns"] = pa.array(stamps.view(np.int64), mask=np.isnat(stamps))
