@@ -5,6 +5,7 @@ under a memory limit low enough to make DuckDB spill."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -138,6 +139,63 @@ def test_steps_have_unique_names_and_are_plain_selects() -> None:
         plan = Pipeline()
         plan.enqueue_sql("SELECT 1 AS x", "one")
         plan.enqueue_sql("SELECT 2 AS x", "one")
+
+
+# One tiny tenant per rule and reason, so that each is met on every run (random tenants may
+# miss one).
+A, B = "a@x.com", "b@x.com"
+SCENARIOS = {
+    "link pair with email drift": ([{"id": "c1", "email": A}],
+                                   [{"id": "a1", "email": B, "link": "c1"}]),
+    "dangling link": ([{"id": "c1", "email": A}], [{"id": "a1", "email": A, "link": "gone"}]),
+    "shared link": ([{"id": "c1", "email": A}], [{"id": "a1", "email": A, "link": "c1"},
+                                                 {"id": "a2", "email": B, "link": "c1"}]),
+    "missing and invalid email": ([{"id": "c1"}, {"id": "c2", "email": "bad"}],
+                                  [{"id": "a1", "email": " "}, {"id": "a2", "email": "x@"}]),
+    "duplicates on the other side": ([{"id": "c1", "email": A}],
+                                     [{"id": "a1", "email": A}, {"id": "a2", "email": A}]),
+    "duplicates on this side": ([{"id": "c1", "email": A, "active": False},
+                                 {"id": "c2", "email": A, "updated": "2024-06-01"},
+                                 {"id": "c3", "email": A}], [{"id": "a1", "email": A}]),
+    "email in use by a linked pair": ([{"id": "c1", "email": A}, {"id": "c2", "email": B}],
+                                      [{"id": "a1", "email": B, "link": "c1"}]),
+    "secondary email match": ([{"id": "c1", "email": A, "email3": B}],
+                              [{"id": "a1", "email": B}]),
+    "missing required field": ([], [{"id": "a1", "email": A, "family_name": "  "},
+                                    {"id": "a2", "email": B, "family_name": "Roe"}]),
+    "drift reasons": ([{"id": f"c{i}", "email": f"p{i}@x.com", "family_name": "Roe",
+                        "phone": "+14155550100", "updated": "2024-06-01"} for i in range(4)],
+                      [{"id": "a0", "email": "p0@x.com", "family_name": " ", "link": "c0"},
+                       {"id": "a1", "email": "p1@x.com", "phone": "call me"},
+                       {"id": "a2", "email": "p2@x.com", "phone": "+1 (415) 555-0100",
+                        "family_name": "Lee"},
+                       {"id": "a3", "email": "bad", "link": "c3"}]),
+    "equal times: no newer side": ([{"id": "c1", "email": A, "phone": "+14155550100"}],
+                                   [{"id": "a1", "email": A, "phone": "+14155550199"}]),
+    "a blank on each side": ([{"id": "c1", "email": A, "family_name": "Roe"}],
+                             [{"id": "a1", "email": A, "given_name": "Ann",
+                               "family_name": " ", "link": "c1"}]),
+    "address held by another contact": ([{"id": "c1", "email": A},
+                                         {"id": "c2", "email": "z@x.com", "email2": B}],
+                                        [{"id": "a1", "email": B, "link": "c1"}]),
+    "address held only by the contact itself": ([{"id": "c1", "email": A, "email2": B}],
+                                                [{"id": "a1", "email": B, "link": "c1"}]),
+    "unreadable phone of an account to create": ([], [{"id": "a1", "email": A,
+                                                        "family_name": "Roe",
+                                                        "phone": "call me"}]),
+}
+#: A field map where Dynamics wins every field and the newer side wins the phone.
+DYNAMICS_WINS = FieldMap(tuple(
+    replace(f, winner="newest" if f.name == "phone" else "dynamics")
+    if f.winner != "report" else f for f in DEFAULT_FIELDS.fields))
+
+
+@pytest.mark.parametrize("fields", [DEFAULT_FIELDS, DYNAMICS_WINS], ids=["default", "dynamics"])
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_each_rule_gives_todays_result(name: str, fields: FieldMap) -> None:
+    contacts, accounts = SCENARIOS[name]
+    expected, got = _both(dynamics(*contacts), strivacity(*accounts), fields)
+    assert_same(expected, got)
 
 
 # Random tenants: few values, so keys, links, secondary emails and phones collide often.
