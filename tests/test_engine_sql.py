@@ -66,6 +66,27 @@ def test_the_sample_gives_todays_result_and_run_folder(sample, tmp_path: Path) -
     assert_same_folder(expected.write(tmp_path / "numpy"), got.write(tmp_path / "duckdb"))
 
 
+def _mapped(change: dict[str, dict[str, str]], phone_region: str | None = None) -> FieldMap:
+    return FieldMap(tuple(replace(f, **change.get(f.name, {})) for f in DEFAULT_FIELDS.fields),
+                    phone_region=phone_region)
+
+
+OTHER_MAPS = {
+    "street read as a phone, GB numbers": _mapped(
+        {"street": {"comparer": "phone"}, "city": {"winner": "newest"},
+         "region": {"winner": "report"}}, phone_region="GB"),
+    "Dynamics wins, a quote in the link attribute": FieldMap(
+        tuple(replace(f, winner="dynamics") for f in DEFAULT_FIELDS.fields),
+        link_attribute="crm.contact'Id"),
+    "four fields": FieldMap(tuple(f for f in DEFAULT_FIELDS.fields
+                                  if f.name in ("email", "phone", "family_name", "active"))),
+}
+
+
+@pytest.mark.parametrize("name", OTHER_MAPS)
+def test_other_field_maps_give_todays_result(sample, name: str) -> None:
+    assert_same(*_both(*sample, OTHER_MAPS[name]))
+
 def test_the_engine_switch_runs_the_sql_engine(sample) -> None:
     assert_same(numpy_reconcile(*sample), numpy_reconcile(*sample, engine="duckdb"))
     with pytest.raises(ConfigError, match="valid: numpy, duckdb"):
