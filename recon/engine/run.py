@@ -15,7 +15,7 @@ from recon.engine.matches import matched_pairs
 from recon.engine.pairing import BUCKETS, REASONS, REVIEW, Pairing, Side, pair
 from recon.engine.result import Reconciliation, summarize
 from recon.engine.values import problems as phone_problems
-from recon.errors import InputError
+from recon.errors import ConfigError, InputError
 from recon.fields import (
     DEFAULT_FIELDS,
     DYNAMICS_COLUMNS,
@@ -82,13 +82,23 @@ def _reviews(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pairing)
                       _review(strivacity, pairing.strivacity, STRIVACITY)], ignore_index=True)
 
 
+#: Engines ``reconcile`` can run on: ``numpy`` (this module, the default) and ``duckdb``
+#: (``recon.engine.sql``: the same rules as one plan of SQL steps).
+ENGINES = ("numpy", "duckdb")
+
+
 def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
-              fields: FieldMap | None = None) -> Reconciliation:
+              fields: FieldMap | None = None, *, engine: str = "numpy") -> Reconciliation:
     """Pair Dynamics contacts with Strivacity accounts and decide the batches (DESIGN §6).
 
     Both frames are canonical (``recon.fields.DYNAMICS_COLUMNS`` / ``STRIVACITY_COLUMNS``);
-    neither is modified.
+    neither is modified. ``engine`` is one of ``ENGINES``; both give the same result.
     """
+    if engine == "duckdb":
+        from recon.engine.sql import reconcile as on_duckdb
+        return on_duckdb(dynamics, strivacity, fields)
+    if engine != "numpy":
+        raise ConfigError(f"engine={engine!r} is not an engine; valid: {', '.join(ENGINES)}.")
     fields = fields or DEFAULT_FIELDS
     _check(dynamics, DYNAMICS_COLUMNS, DYNAMICS)
     _check(strivacity, STRIVACITY_COLUMNS, STRIVACITY)

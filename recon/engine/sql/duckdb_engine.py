@@ -1,0 +1,102 @@
+"""Embedded DuckDB: one in-memory connection per reconciliation, spilling under a memory limit.
+
+Inputs are registered as Arrow tables (no copy), steps run in plan order, results come back
+as Arrow. Nothing is downloaded at run time: extension auto-install and auto-load are off.
+Spilled pages hold personal data, so they go to a private (0700) folder of their own, created
+inside ``temp_dir`` (or the system's temporary folder) and removed when the connection closes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import pyarrow as pa
+
+from recon.engine.sql.dialect import DUCKDB
+from recon.engine.sql.pipeline import Pipeline
+from recon.errors import ConfigError, ReconError
+
+
+class DuckDB:
+    """A DuckDB connection with recon's settings; use it as a context manager."""
+
+    dialect = DUCKDB
+
+    def __init__(self, memory_limit: str | None = None, temp_dir: str | Path | None = None,
+                 threads: int | None = None) -> None:
+        self._spill = Path(tempfile.mkdtemp(prefix="recon-duckdb-",
+                                            dir=str(temp_dir) if temp_dir else None))
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "temp_directory": str(self._spill), "preserve_insertion_order": False,
+            "autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        self.memory_limit = memory_limit
+        try:
+            self.con = duckdb.connect(":memory:", config=config)
+        except duckdb.Error as exc:
+            shutil.rmtree(self._spill, ignore_errors=True)
+            raise ConfigError(f"DuckDB refused the settings ({exc}). Give memory_limit as "
+                             "DuckDB writes it (e.g. \"4GB\") and an existing temp_dir.") from exc
+
+    def __enter__(self) -> DuckDB:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.con.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """Make an Arrow table readable by name (a scan of the Arrow buffers, no copy)."""
+        self.con.register(name, table)
+
+    def load(self, name: str, table: pa.Table) -> None:
+        """Copy an Arrow table into a DuckDB table, which spills under the memory limit."""
+        self.con.register(f"{name}_arrow", table)
+        self._execute(self.dialect.statement(name, f"SELECT * FROM {name}_arrow", True), name)
+        self.con.unregister(f"{name}_arrow")
+
+    def run(self, pipeline: Pipeline) -> None:
+        """Run the steps in order: views stay lazy, materialised steps become tables."""
+        for step in pipeline:
+            self._execute(self.dialect.statement(step.name, step.sql, step.materialise),
+                          step.name)
+
+    def arrow(self, sql: str) -> pa.Table:
+        """A query's result as an Arrow table."""
+        try:
+            return self.con.sql(sql).to_arrow_table()
+        except duckdb.OutOfMemoryException as exc:
+            raise self._memory(exc, "reading a result") from exc
+
+    def spilled_bytes(self) -> int:
+        """Bytes DuckDB holds in its temporary files now (0: nothing spilled)."""
+        rows = self.con.sql("SELECT COALESCE(SUM(temporary_storage_bytes), 0) "
+                            "FROM duckdb_memory()").fetchall()
+        return int(rows[0][0])
+
+    @property
+    def spill_folder(self) -> Path:
+        """The private folder DuckDB spills into (removed when the connection closes)."""
+        return self._spill
+
+    def _execute(self, sql: str, name: str) -> None:
+        try:
+            self.con.execute(sql)
+        except duckdb.OutOfMemoryException as exc:
+            raise self._memory(exc, name) from exc
+        except duckdb.Error as exc:  # a bug in a step: say which
+            raise RuntimeError(f"step {name!r} failed: {exc}\n{sql}") from exc
+
+    def _memory(self, exc: Exception, where: str) -> ReconError:
+        first = str(exc).splitlines()[0]
+        return ReconError(f"DuckDB ran out of memory under memory_limit={self.memory_limit!r} "
+                          f"in step {where!r} ({first}). Raise the memory limit, or give a "
+                          "temp_dir on a disk with more free space so DuckDB can spill to it.")
