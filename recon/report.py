@@ -18,19 +18,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from recon.errors import ConfigError
 from recon.fields import DYNAMICS_COLUMNS, STRIVACITY_COLUMNS, FieldMap, load_fields
 from recon.private import private_tree
+from recon.resources import default_runs_dir, sample_dir
 from recon.runner import SOURCES
 
 if TYPE_CHECKING:
-    from recon.engine import Reconciliation
+    from matplotlib.figure import Figure
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = ROOT / "data" / "sample"
-RUNS_DIR = ROOT / "data" / "runs"
+    from recon.engine import Reconciliation
+else:
+    def Figure(*args: Any, **kwargs: Any) -> Any:  # stands in for the class
+        """matplotlib is optional (the notebooks extra): imported by the first chart only, so
+        ``open_run`` and the tables work on an install without it."""
+        from matplotlib.figure import Figure as _Figure
+        return _Figure(*args, **kwargs)
+
+SAMPLE_DIR = sample_dir()
 SIDES = ("dynamics", "strivacity")
 RUN_FILES = {"matches": "matches.csv", "duplicates": "duplicates.csv",
              "drift": "drift.csv", "review": "review.csv"}
@@ -136,7 +142,7 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 def run_folders(runs_dir: str | Path = "") -> list[Path]:
     """Finished run folders (those with a summary.json) under runs_dir, oldest first."""
-    root = Path(runs_dir) if runs_dir else RUNS_DIR
+    root = Path(runs_dir) if runs_dir else default_runs_dir()
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if (p / "summary.json").is_file())

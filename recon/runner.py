@@ -26,6 +26,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from recon.clihelp import output_folder
 from recon.errors import (
     EXIT_OK,
     ConfigError,
@@ -37,10 +38,11 @@ from recon.errors import (
 from recon.errors import report as report_error
 from recon.fields import DEFAULT_FIELDS
 from recon.private import private_dir, private_tree
+from recon.resources import notebook
 from recon.settings import environment, live_settings
 from recon.sources import SOURCES, resolve_source
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "reconciliation_report.ipynb"
+NOTEBOOK = notebook("report")
 EXIT_FAILED, EXIT_THRESHOLD = JobFailed.exit_code, ThresholdExceeded.exit_code
 #: Parameter names that look like they hold a secret; such values belong in the environment.
 SECRET_NAME = re.compile(r"secret|passw|pwd|token|key|credential|cert|private|auth|bearer",
@@ -324,7 +326,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Dynamics contacts export (implies --source files)")
     parser.add_argument("--strivacity", type=Path,
                         help="Strivacity accounts export (implies --source files)")
-    parser.add_argument("--runs-dir", type=Path, default=Path("data/runs"),
+    parser.add_argument("--runs-dir", type=output_folder, default=Path("data/runs"),
                         help="where run folders go (default data/runs)")
     parser.add_argument("--label", help="suffix of the run folder name, e.g. nightly")
     parser.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
