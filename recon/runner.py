@@ -30,6 +30,7 @@ from recon.clihelp import output_folder
 from recon.errors import (
     EXIT_OK,
     ConfigError,
+    Interrupted,
     JobFailed,
     ReconError,
     ThresholdExceeded,
@@ -37,6 +38,7 @@ from recon.errors import (
 )
 from recon.errors import report as report_error
 from recon.fields import DEFAULT_FIELDS
+from recon.kernels import interruptible, kernel_manager_class, stop_kernels
 from recon.private import private_dir, private_tree
 from recon.resources import notebook
 from recon.settings import environment, live_settings
@@ -192,6 +194,18 @@ def run_report(options: ReportOptions) -> RunOutcome:
     params = {**params, "run_dir": str(run_dir.resolve()),
               "runs_dir": str(Path(options.runs_dir).resolve())}
     started = _now()
+    try:
+        outcome = _run_into(run_dir, options, params, thresholds)
+    except KeyboardInterrupt:  # Ctrl-C: stop the kernel quietly, mark the folder, exit 130
+        raise _interrupted(run_dir, params, thresholds, started) from None
+    _write_run_json(outcome, params, thresholds, started)
+    private_tree(run_dir)
+    return outcome
+
+
+def _run_into(run_dir: Path, options: ReportOptions, params: dict[str, Any],
+              thresholds: Sequence[Threshold]) -> RunOutcome:
+    """Execute, record the sources, export the HTML and judge the thresholds."""
     pulled_at = datetime.now(UTC)
     error, error_type = _execute(options, params, run_dir / "report.ipynb")
     if params["source"] == "live" and error is None:
@@ -207,12 +221,22 @@ def run_report(options: ReportOptions) -> RunOutcome:
         error = "the notebook finished without writing summary.json"
     code = (_error_class(error_type).exit_code if error else
             EXIT_THRESHOLD if breaches else EXIT_OK)
-    outcome = RunOutcome(run_dir=run_dir, exit_code=code, html=html, summary=summary,
-                         outcome="failed" if error else "threshold" if breaches else "ok",
-                         breaches=breaches, error=error, error_type=error_type)
-    _write_run_json(outcome, params, thresholds, started)
+    return RunOutcome(run_dir=run_dir, exit_code=code, html=html, summary=summary,
+                      outcome="failed" if error else "threshold" if breaches else "ok",
+                      breaches=breaches, error=error, error_type=error_type)
+
+
+def _interrupted(run_dir: Path, params: Mapping[str, Any], thresholds: Sequence[Threshold],
+                 started: str) -> Interrupted:
+    """After Ctrl-C: kill the kernel (no tracebacks from an orphan), mark run.json incomplete."""
+    stop_kernels()
+    _write_run_json(RunOutcome(run_dir=run_dir, exit_code=Interrupted.exit_code,
+                               outcome="interrupted", html=None, summary=None,
+                               error="interrupted (Ctrl-C) before the run finished"),
+                    params, thresholds, started)
     private_tree(run_dir)
-    return outcome
+    return Interrupted(f"interrupted; {run_dir} is incomplete (run.json: \"outcome\": "
+                       "\"interrupted\"). Run the report again.")
 
 
 def _record_live_source(run_dir: Path, pulled_at: datetime) -> None:
@@ -250,11 +274,12 @@ def _execute(options: ReportOptions, params: dict[str, Any],
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     try:
-        with environment(KERNEL_ENV):
+        with environment(KERNEL_ENV), interruptible():
             pm.execute_notebook(str(options.notebook), str(output), parameters=params,
                                 kernel_name=_kernel_name(), progress_bar=False,
                                 cwd=str(options.notebook.parent),
-                                execution_timeout=options.cell_timeout)
+                                execution_timeout=options.cell_timeout,
+                                kernel_manager_class=kernel_manager_class())
     except PapermillExecutionError as exc:
         return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}", exc.ename
     except (RuntimeError, OSError, ValueError) as exc:  # kernel died or could not start

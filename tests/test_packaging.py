@@ -62,8 +62,9 @@ def test_a_wheel_installed_outside_the_checkout_runs_demo_and_report(tmp_path: P
     """Build the wheel, install it into a new venv and use it from a folder of its own.
 
     The venv gets recon from the wheel only; its third-party packages come from this test's
-    environment through a ``.pth`` line (no network, no index), so what is tested is recon's
-    own packaging: data files, entry point, metadata, and imports that need no checkout.
+    environment through a ``.pth`` line (and their Jupyter data files, such as nbconvert's
+    templates, through JUPYTER_PATH): no network, no index. What is tested is recon's own
+    packaging: data files, entry point, metadata, and imports that need no checkout.
     """
     dist, venv, work = tmp_path / "dist", tmp_path / "venv", tmp_path / "work"
     work.mkdir()
@@ -86,7 +87,8 @@ def test_a_wheel_installed_outside_the_checkout_runs_demo_and_report(tmp_path: P
            if k not in {"VIRTUAL_ENV", "PYTHONPATH", "JUPYTER_PATH"} and not k.startswith(
                ("AZURE_", "DATAVERSE_", "STRIVACITY_"))}
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", RECON_PROGRESS="0",
-               PYTHONHASHSEED="0", HOME=str(tmp_path))
+               PYTHONHASHSEED="0", HOME=str(tmp_path),
+               JUPYTER_PATH=str(Path(sys.prefix) / "share" / "jupyter"))  # nbconvert's templates
     recon_exe = str(venv / "bin" / "recon")
     assert _run([recon_exe, "--version"], work, env).stdout.strip() == f"recon {_version()}"
     demo = _run([recon_exe, "demo", "--runs-dir", "runs"], work, env)
