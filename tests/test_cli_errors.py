@@ -96,9 +96,9 @@ def test_ctrl_c_during_a_report_exits_130_and_marks_the_run(tmp_path: Path) -> N
                              cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob("runs/*/report.ipynb")) and time.monotonic() < deadline:
+    while not _running_a_cell(tmp_path) and time.monotonic() < deadline:
         assert child.poll() is None, child.communicate()
-        time.sleep(0.05)  # polls the notebook's first write: the kernel is running
+        time.sleep(0.05)  # papermill saves the notebook as each cell starts
     os.killpg(child.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends
     out, err = child.communicate(timeout=120)
     assert child.returncode == 130, err
@@ -107,3 +107,50 @@ def test_ctrl_c_during_a_report_exits_130_and_marks_the_run(tmp_path: Path) -> N
         assert noise not in err, err  # the kernel was stopped, not orphaned mid-cell
     run_json = next(tmp_path.glob("runs/*/run.json")).read_text()
     assert '"outcome": "interrupted"' in run_json and '"exit_code": 130' in run_json
+
+
+def _running_a_cell(root: Path) -> bool:
+    """A cell after the parameters is running: the kernel is busy executing the report."""
+    for notebook in root.glob("runs/*/report.ipynb"):
+        text = notebook.read_text(encoding="utf-8", errors="replace")
+        if text.count('"status": "completed"') >= 2 and '"status": "running"' in text:
+            return True
+    return False
+
+
+@pytest.mark.parametrize(("side", "toml", "column"), [
+    ("dynamics", '[fields.phone]\ndynamics = "mobilphone"\n', "mobilphone"),
+    ("dynamics", '[fields.city]\ndynamics = "address1_town"\nwinner = "dynamics"\n',
+     "address1_town"),
+    ("strivacity", '[fields.phone]\nstrivacity = ["phoneNumbers.mobile", "identities.phone.idd"]\n',
+     "phoneNumbers.mobile"),
+    ("strivacity", '[fields.given_name]\nstrivacity = "name.givenname"\n', "name.givenname"),
+])
+def test_a_field_map_naming_a_column_the_export_lacks(
+        side: str, toml: str, column: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    fields = tmp_path / "fields.toml"
+    fields.write_text(toml, encoding="utf-8")
+    code = main(["reconcile", "--dynamics", str(CONTACTS), "--strivacity", str(ACCOUNTS),
+                 "--out", str(tmp_path / "run"), "--fields", str(fields)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    export = CONTACTS.name if side == "dynamics" else ACCOUNTS.name
+    assert f"column {column!r}" in err and export in err and "fields.toml" in err
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_a_field_map_whose_names_the_exports_hold_is_used(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One path of a list present is enough ("first present wins"); a default absent is blank."""
+    fields = tmp_path / "fields.toml"
+    fields.write_text('[fields.phone]\ndynamics = "telephone1"\n'
+                      'strivacity = ["phoneNumbers.mobile", "identities.phone.id"]\n',
+                      encoding="utf-8")
+    contacts = tmp_path / "contacts.csv"  # no middlename, address or mobilephone column
+    contacts.write_text("contactid,emailaddress1,telephone1,lastname\n"
+                        "00000000-0000-0000-0000-00000000000a,a@example.com,+15125550100,Roe\n",
+                        encoding="utf-8")
+    assert main(["reconcile", "--dynamics", str(contacts), "--strivacity", str(ACCOUNTS),
+                 "--out", str(tmp_path / "run"), "--fields", str(fields)]) == 0, \
+        capsys.readouterr().err
