@@ -1,9 +1,10 @@
 """What every ``recon`` parser shares: one error prefix, help with examples and the environment.
 
-``Parser`` is argparse's, with usage errors printed as ``recon: <message>`` (exit 2, the code of
-``ConfigError``) and descriptions kept as written. ``epilog`` builds the examples and the
-environment variables a command reads, from ``recon.settings.VARIABLES``; option checks such as
-``positive_int`` turn a bad value into one sentence.
+``Parser`` is argparse's, with usage errors raised as ``ConfigError`` (so the one handler prints
+``recon: <message>`` and ``main`` returns 2) and descriptions kept as written. ``epilog``
+builds the examples and the environment variables a command reads, from
+``recon.settings.VARIABLES``; option checks such as ``positive_int`` turn a bad value into one
+sentence.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
+        """Usage, then the one handler's ``recon: <message>`` line and exit 2 (``main`` returns
+        it, as for every other error)."""
         self.print_usage(sys.stderr)
-        self.exit(ConfigError.exit_code, f"recon: {message}. See `{self.prog} --help`.\n")
+        raise ConfigError(f"{message}. See `{self.prog} --help`.")
 
 
 def recon_version() -> str:

@@ -72,8 +72,8 @@ def options_from(args: argparse.Namespace) -> ApplyOptions:
 
 def main_apply(argv: Sequence[str] | None = None) -> int:
     """Run ``recon apply`` with ``argv``; returns the exit code."""
-    args = parser().parse_args(argv)
     try:
+        args = parser().parse_args(argv)
         report = apply_run(args.run_dir, options_from(args), say=print)
     except (ReconError, KeyboardInterrupt) as error:
         return report_error(error)  # the one handler: the exit code is the error class's

@@ -90,8 +90,8 @@ def ready_text(emulator: Emulator, as_env: bool) -> str:
 
 def serve_forever(argv: list[str]) -> int:
     """Run the emulator (in the foreground, or --background); 0 on SIGINT/SIGTERM, 2 bad input."""
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         if args.background:
             return start_background(_foreground_argv(args), args.env)
         faults = parse_faults(args.faults) if args.faults else Faults()
