@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -28,6 +29,7 @@ STRIVACITY_ENV = ("STRIVACITY_URL", "STRIVACITY_CLIENT_ID", "STRIVACITY_CLIENT_S
                   "STRIVACITY_STORE", "REQUESTS_CA_BUNDLE")
 BOTH_ENV = tuple(dict.fromkeys(DYNAMICS_ENV + STRIVACITY_ENV))
 NO_ENV = "none: this command reads no settings"
+WIDTH = 88
 
 
 class Parser(argparse.ArgumentParser):
@@ -35,6 +37,9 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        if isinstance(kwargs.get("description"), str):  # paragraphs wrapped, epilog kept as is
+            kwargs["description"] = "\n\n".join(
+                textwrap.fill(part, WIDTH) for part in str(kwargs["description"]).split("\n\n"))
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:

@@ -38,12 +38,13 @@ def add_sample(sub: Any) -> argparse.ArgumentParser:
                     "and truth.json (what reconcile must decide). Same options, same bytes.",
         epilog=epilog(["recon sample --out data/try",
                        "recon sample --out data/big --contacts 100000 --accounts 90000 --seed 7"]))
-    p.add_argument("--out", required=True, type=output_folder, help="folder to write into")
-    p.add_argument("--contacts", type=positive_int, default=2000,
+    p.add_argument("--out", required=True, type=output_folder, metavar="DIR",
+                   help="folder to write into")
+    p.add_argument("--contacts", type=positive_int, default=2000, metavar="N",
                    help="Dynamics contacts (default 2000; at least the planted cases)")
-    p.add_argument("--accounts", type=positive_int, default=None,
+    p.add_argument("--accounts", type=positive_int, default=None, metavar="N",
                    help="Strivacity accounts (default: as many as --contacts)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     return p
 
 
@@ -57,19 +58,19 @@ def add_reconcile(sub: Any) -> argparse.ArgumentParser:
                        "--out runs/today",
                        "recon reconcile --dynamics export.txt --dynamics-format csv "
                        "--strivacity accounts.json --out runs/today --overwrite"], (), PROGRESS))
-    p.add_argument("--dynamics", required=True, type=input_file,
+    p.add_argument("--dynamics", required=True, type=input_file, metavar="FILE",
                    help=f"contacts: {'/'.join(DYNAMICS_READERS)} (format from the extension)")
-    p.add_argument("--strivacity", required=True, type=input_file,
+    p.add_argument("--strivacity", required=True, type=input_file, metavar="FILE",
                    help=f"accounts: {'/'.join(STRIVACITY_READERS)} (format from the extension)")
     p.add_argument("--dynamics-format", choices=list(DYNAMICS_READERS), default=None,
                    help="read --dynamics as this format, whatever its extension")
     p.add_argument("--strivacity-format", choices=list(STRIVACITY_READERS), default=None,
                    help="read --strivacity as this format, whatever its extension")
-    p.add_argument("--out", required=True, type=output_folder,
+    p.add_argument("--out", required=True, type=output_folder, metavar="DIR",
                    help="run folder to write: new or empty, unless --overwrite")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run folder at --out, its apply journal included")
-    p.add_argument("--fields", type=input_file, default=None, help=FIELDS_HELP)
+    p.add_argument("--fields", type=input_file, default=None, metavar="FILE", help=FIELDS_HELP)
     p.add_argument("--allow-empty", action="store_true",
                    help="accept a side with zero records (refused by default: a header-only "
                         "export would batch the whole other side for creation)")
@@ -86,7 +87,7 @@ def add_demo(sub: Any) -> argparse.ArgumentParser:
         epilog=epilog(["recon demo", "recon demo --runs-dir /tmp/recon-runs"], (), {
             **PROGRESS, "(settings)": "the emulator's own, set for the run: the shell's are "
                                       "neither read nor changed"}))
-    p.add_argument("--runs-dir", type=output_folder, default=RUNS_DIR,
+    p.add_argument("--runs-dir", type=output_folder, default=RUNS_DIR, metavar="DIR",
                    help="where run folders go (default data/runs)")
     return p
 
@@ -113,15 +114,15 @@ def add_pull(sub: Any) -> argparse.ArgumentParser:
                       note="dynamics reads the DATAVERSE_/AZURE_ variables, strivacity the "
                            "STRIVACITY_ ones; both REQUESTS_CA_BUNDLE."))
     p.add_argument("side", choices=("dynamics", "strivacity"), help="which system to pull")
-    p.add_argument("--out", required=True, type=output_file,
+    p.add_argument("--out", required=True, type=output_file, metavar="FILE",
                    help="dynamics: .parquet/.csv/.jsonl of raw rows; strivacity: .ndjson. "
                         "Replaced only by a complete pull; records the tenant and time")
-    p.add_argument("--fields", type=input_file, default=None, help=FIELDS_HELP)
-    p.add_argument("--streams", type=whole_number(1, 16), default=1,
+    p.add_argument("--fields", type=input_file, default=None, metavar="FILE", help=FIELDS_HELP)
+    p.add_argument("--streams", type=whole_number(1, 16), default=1, metavar="N",
                    help="dynamics: parallel createdon ranges (default 1, at most 16)")
-    p.add_argument("--delta", type=output_file, default=None,
+    p.add_argument("--delta", type=output_file, default=None, metavar="STATE.json",
                    help="dynamics: change-tracking state file; the next pull applies changes only")
-    p.add_argument("--since", default=None,
+    p.add_argument("--since", default=None, metavar="WHEN",
                    help="strivacity: only accounts updated since (ISO timestamp or -P1D)")
     return p
 
@@ -138,11 +139,11 @@ def add_lookup(sub: Any) -> argparse.ArgumentParser:
                        "recon lookup ' MAILTO:Anna@Straße.de ' --in strivacity"], BOTH_ENV,
                       note="--in dynamics reads only the DATAVERSE_/AZURE_ variables, --in "
                            "strivacity only the STRIVACITY_ ones."))
-    p.add_argument("email", help="the address to look up")
+    p.add_argument("email", metavar="EMAIL", help="the address to look up")
     p.add_argument("--in", dest="where", choices=("both", "dynamics", "strivacity"),
                    default="both", help="which systems to search (default both: also shows "
                                         "what reconcile decides)")
-    p.add_argument("--fields", type=input_file, default=None, help=FIELDS_HELP)
+    p.add_argument("--fields", type=input_file, default=None, metavar="FILE", help=FIELDS_HELP)
     return p
 
 
