@@ -106,3 +106,51 @@ def test_a_missing_setting_of_the_system_asked_for_is_exit_2(
     assert main(["lookup", "a@example.com", "--in", "dynamics"]) == 0
     assert main(["lookup", "a@example.com"]) == 2
     assert "STRIVACITY_URL" in capsys.readouterr().err
+
+
+CONTACT = "00000000-0000-0000-0000-0000000000c1"
+
+
+@pytest.fixture()
+def small(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """A contact stored with a Unicode domain and spaces, an account linking to it under another
+    address, and an account holding the contact's address in punycode."""
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    contacts = [{"contactid": CONTACT, "emailaddress1": " Anna@Straße.de ", "lastname": "Roe",
+                 "statecode": 0},
+                {"contactid": "00000000-0000-0000-0000-0000000000c2",
+                 "emailaddress1": "anna@strasse.de", "lastname": "Other", "statecode": 0}]
+    accounts = [{"id": "s-linked", "enabled": True,
+                 "identities": {"email": {"id": "roe.work@example.com"}},
+                 "accountInfo": {"crm": {"dynamicsContactId": CONTACT}}},
+                {"id": "s-puny", "enabled": True,
+                 "identities": {"email": {"id": "anna@xn--strae-oqa.de"}}}]
+    with Emulator(contacts, accounts) as emu:
+        for name, value in emu.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("RECON_PROGRESS", "0")
+        yield emu
+
+
+def _decisions(found: object) -> dict[str, str]:
+    records = found.records  # type: ignore[attr-defined]
+    return dict(zip(records["record_id"], records["decision"], strict=True))
+
+
+def test_any_form_of_the_address_finds_the_same_people_and_their_links(small: Emulator) -> None:
+    for typed in ("anna@xn--strae-oqa.de", " MAILTO:<ANNA@STRASSE.DE> ".replace("SS", "ß"),
+                  "Anna@Straße.de"):
+        decisions = _decisions(lookup_person(typed))
+        assert decisions[CONTACT] == "matched by link with account s-linked", typed
+        assert decisions["s-linked"] == f"matched by link with contact {CONTACT}"
+        # the punycode account holds the linked contact's address: email_in_use on Strivacity
+        assert decisions["s-puny"] == "review: email_in_use", decisions
+        assert "00000000-0000-0000-0000-0000000000c2" not in decisions  # strasse is not straße
+
+
+def test_an_account_found_by_its_own_address_brings_the_contact_it_links_to(
+        small: Emulator) -> None:
+    decisions = _decisions(lookup_person("Roe.Work@Example.com"))
+    assert decisions == {CONTACT: "matched by link with account s-linked",
+                         "s-linked": f"matched by link with contact {CONTACT}"}
