@@ -112,8 +112,8 @@ def output_file(text: str) -> Path:
     """An argparse type: a file to write, which must not be an existing folder."""
     path = Path(text)
     if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name to write, e.g. "
-                                         f"{path / 'export.ndjson'}")
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give the name of a file to "
+                                         "write (in it, or elsewhere)")
     return path
 
 

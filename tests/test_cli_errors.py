@@ -153,3 +153,9 @@ def test_a_field_map_whose_names_the_exports_hold_is_used(
     assert main(["reconcile", "--dynamics", str(contacts), "--strivacity", str(ACCOUNTS),
                  "--out", str(tmp_path / "run"), "--fields", str(fields)]) == 0, \
         capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["pull", "dynamics", "--out"], ["pull", "strivacity", "--out"]])
+def test_an_out_file_that_is_a_folder(argv: list[str], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert "is a folder; give the name of a file" in _usage_error([*argv, str(tmp_path)], capsys)
