@@ -54,23 +54,33 @@ def check_records(frame: pd.DataFrame, side: str, where: str,
 
 
 def read_side(side: str, path: str | Path, fields: FieldMap,
-              allow_empty: bool = False) -> pd.DataFrame:
-    """One side's export as its canonical frame; zero records is refused (``check_records``)."""
+              allow_empty: bool = False, format: str | None = None) -> pd.DataFrame:
+    """One side's export as its canonical frame; zero records is refused (``check_records``).
+
+    ``format`` overrides the extension (one of the side's ``READERS``).
+    """
     this = SIDES[side]
-    if file_format(path, None, this.readers, this.name) in LINE_FORMATS and is_blank(path):
+    if file_format(path, format, this.readers, this.name) in LINE_FORMATS and is_blank(path):
         frame = this.empty(fields, str(path))  # an empty JSON-lines file is zero records
     else:
-        frame = this.read(path, fields=fields)
+        frame = this.read(path, format=format, fields=fields)
     return check_records(frame, side, str(path), allow_empty)
 
 
 def read_both(dynamics: str | Path, strivacity: str | Path, fields: FieldMap,
-              allow_empty: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Both exports, read side by side: pyarrow parses one while Python normalises the other."""
+              allow_empty: bool = False,
+              formats: Mapping[str, str | None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both exports, read side by side: pyarrow parses one while Python normalises the other.
+
+    ``formats`` maps a side to the format to read its file as, whatever its extension.
+    """
+    formats = formats or {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-read") as pool:
-        accounts = pool.submit(read_side, "strivacity", strivacity, fields, allow_empty)
+        accounts = pool.submit(read_side, "strivacity", strivacity, fields, allow_empty,
+                               formats.get("strivacity"))
         try:
-            contacts = read_side("dynamics", dynamics, fields, allow_empty)
+            contacts = read_side("dynamics", dynamics, fields, allow_empty,
+                                 formats.get("dynamics"))
         except BaseException:
             accounts.cancel()
             raise
@@ -99,18 +109,20 @@ def record_files_source(run_dir: str | Path, pulled: dict[str, Pulled | None],
 
 
 def reconcile_files(dynamics: str | Path, strivacity: str | Path, out: str | Path,
-                    fields: str | Path | None = None, *,
-                    allow_empty: bool = False) -> tuple[Reconciliation, Path]:
+                    fields: str | Path | None = None, *, allow_empty: bool = False,
+                    formats: Mapping[str, str | None] | None = None
+                    ) -> tuple[Reconciliation, Path]:
     """Load two exports, reconcile them and write the run folder; returns the result and folder.
 
     Where the files were pulled by ``recon pull``, the tenants and times they record go into
     the run folder's ``source.json`` (for apply's guards). A side with zero records is an
-    ``InputError`` unless ``allow_empty``.
+    ``InputError`` unless ``allow_empty``; ``formats`` (side: format) overrides extensions.
     """
     field_map = load_fields(fields)
     pulled = pulled_from(dynamics, strivacity)
     # The loaded frames are let go once reconciled: writing needs only the result.
-    result = reconcile(*read_both(dynamics, strivacity, field_map, allow_empty), field_map)
+    result = reconcile(*read_both(dynamics, strivacity, field_map, allow_empty, formats),
+                       field_map)
     folder = result.write(out)
     record_files_source(folder, pulled, {"dynamics": dynamics, "strivacity": strivacity})
     return result, folder

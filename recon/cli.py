@@ -7,18 +7,18 @@ returns 0 or raises, and ``main``'s one handler prints the message and returns i
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recon.errors import EXIT_OK, ReconError, exit_codes
+from recon.clihelp import BOTH_ENV, PROGRESS, Parser, epilog, recon_version
+from recon.cliparsers import PARSERS, RUNS_DIR, add_delegated
+from recon.errors import EXIT_OK, ConfigError, InputError, ReconError, exit_codes
 from recon.errors import report as report_error
 from recon.fields import load_fields
-from recon.settings import VARIABLES
 
-RUNS_DIR = Path("data/runs")
+__all__ = ["RUNS_DIR", "build_parser", "main", "run_stamp"]
 
 
 def run_stamp(label: str | None = None) -> str:
@@ -43,7 +43,11 @@ def _summary_lines(summary: dict) -> list[str]:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from recon.sample import generate
-    out = generate(args.out, contacts=args.contacts, accounts=args.accounts, seed=args.seed)
+    try:
+        out = generate(args.out, contacts=args.contacts, accounts=args.accounts, seed=args.seed)
+    except ValueError as exc:  # the sample's own checks of its sizes, one sentence each
+        raise ConfigError(f"--contacts {args.contacts} --accounts {args.accounts}: {exc}") \
+            from None
     print(f"sample tenant written to {out}")
     return EXIT_OK
 
@@ -51,12 +55,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from recon.api import reconcile_files
     from recon.apply.state import fresh_out
+    formats = {"dynamics": args.dynamics_format, "strivacity": args.strivacity_format}
+    for side in formats:
+        check_format(side, getattr(args, side), formats[side])
     with fresh_out(args.out, overwrite=args.overwrite) as folder:
         result, _ = reconcile_files(args.dynamics, args.strivacity, folder, fields=args.fields,
-                                    allow_empty=args.allow_empty)
+                                    allow_empty=args.allow_empty, formats=formats)
     print(f"run folder: {args.out}")
     print("\n".join(_summary_lines(result.summary)))
     return EXIT_OK
+
+
+def check_format(side: str, path: Path, given: str | None) -> None:
+    """Refuse, before reading anything, a file whose format the extension does not tell."""
+    from recon.api import SIDES
+    known = SIDES[side].readers
+    if given is None and path.suffix.lower().lstrip(".") not in known:
+        raise InputError(f"cannot tell the format from the extension {path.suffix!r}",
+                         file=str(path), fix=f"Pass --{side}-format with one of "
+                                             f"{', '.join(known)} (or rename the file)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -79,7 +96,6 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return serve_forever(args.argv)
 
 
-
 def cmd_pull(args: argparse.Namespace) -> int:
     fields = load_fields(args.fields)
     if args.side == "dynamics":
@@ -97,12 +113,10 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_lookup(args: argparse.Namespace) -> int:
-    from recon.dynamics.pull import lookup
-    found = lookup(args.email)
-    if found.empty:
-        print(f"no contact has emailaddress1 = {args.email!r}")
-        return EXIT_OK
-    print(found.to_string(index=False))
+    from recon.lookup import lookup_person
+    found = lookup_person(args.email, systems=LOOKUP_SYSTEMS[args.where],
+                          fields=load_fields(args.fields))
+    print("\n".join(found.lines()))
     return EXIT_OK
 
 
@@ -131,86 +145,39 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 #: Commands with parsers of their own: main() hands them their arguments unparsed.
 DELEGATED = {"apply": cmd_apply, "emulator": cmd_emulator}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "sample": cmd_sample, "reconcile": cmd_reconcile, "demo": cmd_demo, "pull": cmd_pull,
+    "lookup": cmd_lookup, "report": cmd_report, "check": cmd_check}
+LOOKUP_SYSTEMS = {"both": ("dynamics", "strivacity"), "dynamics": ("dynamics",),
+                  "strivacity": ("strivacity",)}
+DESCRIPTION = """\
+Reconcile Dynamics 365 (Dataverse) contacts with Strivacity accounts: pair them on the primary
+email and the link the account stores, report duplicates and drift, and write the batches that
+close the gap. `recon COMMAND --help` shows each command's options, examples and settings."""
+
+
+def _no_command(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return ConfigError.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="recon", description="Reconcile Dynamics 365 contacts "
-                                     "with Strivacity accounts.",
-                                     epilog="Exit codes: " + ", ".join(
-                                         f"{code} {means.split(' (')[0].split(':')[0]}"
-                                         for code, means in exit_codes().items()) + ".")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("sample", help="write a deterministic sample tenant (CSV + NDJSON + truth)")
-    p.add_argument("--out", required=True, type=Path, help="folder to write into")
-    p.add_argument("--contacts", type=int, default=2000, help="Dynamics contacts (default 2000)")
-    p.add_argument("--accounts", type=int, default=None, help="Strivacity accounts (default: same)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.set_defaults(func=cmd_sample)
-
-    p = sub.add_parser("reconcile", help="reconcile two exports into a run folder")
-    p.add_argument("--dynamics", required=True, type=Path,
-                   help="contacts: csv/parquet/json/jsonl/xlsx")
-    p.add_argument("--strivacity", required=True, type=Path,
-                   help="accounts: ndjson/jsonl/json/csv")
-    p.add_argument("--out", required=True, type=Path,
-                   help="run folder to write: new or empty, unless --overwrite")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the run folder at --out, its apply journal included")
-    p.add_argument("--fields", type=Path, default=None,
-                   help="TOML field map overriding the defaults")
-    p.add_argument("--allow-empty", action="store_true",
-                   help="accept a side with zero records (refused by default: a header-only "
-                        "export would batch the whole other side for creation)")
-    p.set_defaults(func=cmd_reconcile)
-
-    p = sub.add_parser("demo", help="serve the sample tenant on the emulator and run the report "
-                                    "live against it into data/runs/<stamp>-demo")
-    p.add_argument("--runs-dir", type=Path, default=RUNS_DIR, help="where run folders go")
-    p.set_defaults(func=cmd_demo)
-
-    # apply and emulator parse their own arguments (DELEGATED): listed here for --help only.
-    sub.add_parser("emulator", add_help=False,
-                   help="serve the local HTTPS emulator of Entra, Dataverse and Strivacity")
-
-    p = sub.add_parser("pull", help="pull live data (settings from the environment)")
-    p.add_argument("side", choices=("dynamics", "strivacity"), help="which system to pull")
-    p.add_argument("--out", required=True, type=Path,
-                   help="dynamics: .parquet/.csv/.jsonl of raw rows; strivacity: .ndjson. "
-                        "Replaced only by a complete pull; records the tenant and time")
-    p.add_argument("--fields", type=Path, default=None, help="TOML field map")
-    p.add_argument("--streams", type=int, default=1,
-                   help="dynamics: parallel createdon ranges (default 1, at most 16)")
-    p.add_argument("--delta", type=Path, default=None,
-                   help="dynamics: change-tracking state file; the next pull applies changes only")
-    p.add_argument("--since", default=None,
-                   help="strivacity: only accounts updated since (ISO timestamp or -P1D)")
-    p.set_defaults(func=cmd_pull)
-
-    p = sub.add_parser("lookup", help="the Dynamics contacts whose primary email is EMAIL")
-    p.add_argument("email", help="the address to look up (quoted safely for OData)")
-    p.set_defaults(func=cmd_lookup)
-
-    sub.add_parser("apply", add_help=False,
-                   help="push a run's batches to Dynamics or Strivacity: a dry run unless "
-                        "--execute; journaled and resumable")
-
-    from recon.runner import add_arguments
-    p = sub.add_parser("report", help="run the reconciliation report notebook into a run folder")
-    add_arguments(p)
-    p.set_defaults(func=cmd_report)
-
-    p = sub.add_parser("check", help="check the settings and that each system lets recon sign "
-                                     "in, read, and write what apply will write",
-                       description="One line per check (settings, token, a read, the "
-                                   "permissions apply needs), each naming the fix. Exit 0 when "
-                                   "all pass, 2 for settings, 4 when a service refused.",
-                       epilog="Reads " + ", ".join(VARIABLES) + ". Example: eval \"$(recon "
-                              "emulator --env --background)\" && recon check")
-    p.add_argument("system", nargs="*", metavar="SYSTEM",
-                   help="dynamics and/or strivacity: check only these (default: both)")
-    p.set_defaults(func=cmd_check)
+    parser = Parser(prog="recon", description=DESCRIPTION, epilog=epilog(
+        ["recon demo                     # the sample tenant, end to end, on the emulator",
+         "recon reconcile --dynamics contacts.csv --strivacity accounts.ndjson --out runs/today",
+         "recon lookup anna@example.com  # one person in both systems, and what recon decides"],
+        BOTH_ENV, PROGRESS, note="exit codes: " + ", ".join(
+            f"{code} {means.split(' (')[0].split(':')[0]}"
+            for code, means in exit_codes().items()) + "."))
+    parser.add_argument("--version", action="version", version=f"recon {recon_version()}")
+    parser.set_defaults(func=lambda _args: _no_command(parser))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, add in PARSERS.items():
+        add(sub).set_defaults(func=COMMANDS[name])
+    add_delegated(sub)
     return parser
+
+
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -225,10 +192,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except (ReconError, KeyboardInterrupt) as exc:
         return report_error(exc)
-
-
-def _print_json(data: object) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

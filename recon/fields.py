@@ -7,12 +7,13 @@ from a TOML file (``--fields FILE``); see ``load_fields``.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import phonenumbers
 
-from recon.errors import ConfigError
+from recon.errors import ConfigError, InputError
 
 #: Columns of the canonical frame shared by both sides, in order (DESIGN §3). The mapped
 #: columns hold each source's own value (text as read; an empty value is NA): the engine
@@ -61,6 +62,9 @@ class FieldMap:
     fields: tuple[Field, ...]
     link_attribute: str = LINK_ATTRIBUTE
     phone_region: str | None = None
+    #: (field, side) pairs a field-map file set, and that file: what an export must then hold.
+    named: frozenset[tuple[str, str]] = frozenset()
+    source: str | None = None
 
     def __getitem__(self, name: str) -> Field:
         for field in self.fields:
@@ -107,14 +111,39 @@ def load_fields(path: str | Path | None) -> FieldMap:
         raise ConfigError(f"{path}: unknown top-level keys {sorted(unknown)}; "
                           f"valid: {', '.join(TOP_LEVEL)}.")
     by_name = {f.name: f for f in DEFAULT_FIELDS.fields}
+    named: set[tuple[str, str]] = set()
     for name, spec in data.get("fields", {}).items():
         if name not in by_name:
             raise ConfigError(f"{path}: [fields.{name}] is not a canonical field; "
                               f"valid: {', '.join(by_name)}.")
         by_name[name] = _override(path, by_name[name], spec)
+        named.update((name, side) for side in ("dynamics", "strivacity") if side in spec)
     return FieldMap(tuple(by_name.values()),
                     data.get("link_attribute", DEFAULT_FIELDS.link_attribute),
-                    phone_region(path, data.get("phone_region")))
+                    phone_region(path, data.get("phone_region")), frozenset(named), str(path))
+
+
+def check_named(fields: FieldMap, side: str, has: Callable[[str], bool], where: str) -> None:
+    """Each column or attribute the field-map file names for ``side`` is in the export.
+
+    A default that an export lacks is a blank field (exports leave out empty columns); a name
+    the user wrote and the export lacks is nearly always a typo, and would silently blank the
+    field and batch the other side's values over it. ``has(name)``: the export holds it.
+    """
+    for field in fields.fields:
+        if (field.name, side) not in fields.named:
+            continue
+        wanted = (field.dynamics,) if side == "dynamics" else field.strivacity
+        if not any(has(name) for name in wanted):
+            kind = "column" if side == "dynamics" else "attribute"
+            default = DEFAULT_FIELDS[field.name]
+            was = default.dynamics if side == "dynamics" else list(default.strivacity)
+            raise InputError(
+                f"the field map {fields.source} maps {field.name} to the {side} {kind} "
+                f"{' or '.join(wanted)}, which this export does not have", file=where,
+                column=wanted[0], fix=f"Correct [fields.{field.name}] {side} in "
+                f"{fields.source} to one the export has (the default is {was!r}), or "
+                "add it to the export")
 
 
 def phone_region(path: str | Path, value: object) -> str | None:

@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from recon.errors import ConfigError
 from recon.fields import DYNAMICS_COLUMNS, STRIVACITY_COLUMNS, FieldMap, load_fields
 from recon.outputs import read_people_cells
 from recon.private import private_tree
+from recon.resources import default_runs_dir, sample_dir
 from recon.runfolder import (
     BUCKETS,
     RUN_FILE,
@@ -37,11 +36,17 @@ from recon.runfolder import (
 from recon.runner import SOURCES
 
 if TYPE_CHECKING:
-    from recon.engine import Reconciliation
+    from matplotlib.figure import Figure
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = ROOT / "data" / "sample"
-RUNS_DIR = ROOT / "data" / "runs"
+    from recon.engine import Reconciliation
+else:
+    def Figure(*args: Any, **kwargs: Any) -> Any:  # stands in for the class
+        """matplotlib is optional (the notebooks extra): imported by the first chart only, so
+        ``open_run`` and the tables work on an install without it."""
+        from matplotlib.figure import Figure as _Figure
+        return _Figure(*args, **kwargs)
+
+SAMPLE_DIR = sample_dir()
 #: The §7 tables a ``RunView`` reads back, by attribute.
 RUN_FILES = {name: table(name)[0] for name in ("matches", "duplicates", "drift", "review")}
 #: Canonical snapshots of both sides, kept beside the §7 files so a run can be explored later.
@@ -146,7 +151,7 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 def run_folders(runs_dir: str | Path = "") -> list[Path]:
     """Finished run folders (those with a summary.json) under runs_dir, oldest first."""
-    root = Path(runs_dir) if runs_dir else RUNS_DIR
+    root = Path(runs_dir) if runs_dir else default_runs_dir()
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if (p / SUMMARY_FILE).is_file())
@@ -252,6 +257,8 @@ _BUCKET_LABELS = {"matched": "paired", "only": "only in this system",
 
 def _whole_numbers(axis: Any) -> None:
     """Ticks only at whole numbers (counts have no halves)."""
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # matplotlib is optional
+
     axis.set_major_locator(MaxNLocator(integer=True))
     axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 

@@ -26,9 +26,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from recon.clihelp import output_folder
 from recon.errors import (
     EXIT_OK,
     ConfigError,
+    Interrupted,
     JobFailed,
     ReconError,
     ThresholdExceeded,
@@ -36,7 +38,9 @@ from recon.errors import (
 )
 from recon.errors import report as report_error
 from recon.fields import DEFAULT_FIELDS
+from recon.kernels import interruptible, kernel_manager_class, stop_kernels
 from recon.private import private_dir, private_tree
+from recon.resources import notebook
 from recon.runfolder import (
     BATCH_NAMES,
     DRIFT_KEYS,
@@ -52,7 +56,7 @@ from recon.runfolder import (
 from recon.settings import environment, live_settings
 from recon.sources import SOURCES, resolve_source
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "reconciliation_report.ipynb"
+NOTEBOOK = notebook("report")
 EXIT_FAILED, EXIT_THRESHOLD = JobFailed.exit_code, ThresholdExceeded.exit_code
 #: Parameter names that look like they hold a secret; such values belong in the environment.
 SECRET_NAME = re.compile(r"secret|passw|pwd|token|key|credential|cert|private|auth|bearer",
@@ -207,6 +211,18 @@ def run_report(options: ReportOptions) -> RunOutcome:
     params = {**params, "run_dir": str(run_dir.resolve()),
               "runs_dir": str(Path(options.runs_dir).resolve())}
     started = _now()
+    try:
+        outcome = _run_into(run_dir, options, params, thresholds)
+    except KeyboardInterrupt:  # Ctrl-C: stop the kernel quietly, mark the folder, exit 130
+        raise _interrupted(run_dir, params, thresholds, started) from None
+    _write_run_json(outcome, params, thresholds, started)
+    private_tree(run_dir)
+    return outcome
+
+
+def _run_into(run_dir: Path, options: ReportOptions, params: dict[str, Any],
+              thresholds: Sequence[Threshold]) -> RunOutcome:
+    """Execute, record the sources, export the HTML and judge the thresholds."""
     pulled_at = datetime.now(UTC)
     error, error_type = _execute(options, params, run_dir / REPORT_NOTEBOOK)
     if params["source"] == "live" and error is None:
@@ -222,12 +238,22 @@ def run_report(options: ReportOptions) -> RunOutcome:
         error = f"the notebook finished without writing {SUMMARY_FILE}"
     code = (_error_class(error_type).exit_code if error else
             EXIT_THRESHOLD if breaches else EXIT_OK)
-    outcome = RunOutcome(run_dir=run_dir, exit_code=code, html=html, summary=summary,
-                         outcome="failed" if error else "threshold" if breaches else "ok",
-                         breaches=breaches, error=error, error_type=error_type)
-    _write_run_json(outcome, params, thresholds, started)
+    return RunOutcome(run_dir=run_dir, exit_code=code, html=html, summary=summary,
+                      outcome="failed" if error else "threshold" if breaches else "ok",
+                      breaches=breaches, error=error, error_type=error_type)
+
+
+def _interrupted(run_dir: Path, params: Mapping[str, Any], thresholds: Sequence[Threshold],
+                 started: str) -> Interrupted:
+    """After Ctrl-C: kill the kernel (no tracebacks from an orphan), mark run.json incomplete."""
+    stop_kernels()
+    _write_run_json(RunOutcome(run_dir=run_dir, exit_code=Interrupted.exit_code,
+                               outcome="interrupted", html=None, summary=None,
+                               error="interrupted (Ctrl-C) before the run finished"),
+                    params, thresholds, started)
     private_tree(run_dir)
-    return outcome
+    return Interrupted(f"interrupted; {run_dir} is incomplete (run.json: \"outcome\": "
+                       "\"interrupted\"). Run the report again.")
 
 
 def _record_live_source(run_dir: Path, pulled_at: datetime) -> None:
@@ -267,12 +293,13 @@ def _execute(options: ReportOptions, params: dict[str, Any],
 
     from recon.progress import mode
     try:
-        with environment({**KERNEL_ENV, "RECON_PROGRESS": mode()}):
+        with environment({**KERNEL_ENV, "RECON_PROGRESS": mode()}), interruptible():
             pm.execute_notebook(str(options.notebook), str(output), parameters=params,
                                 kernel_name=_kernel_name(), progress_bar=False,
                                 cwd=str(options.notebook.parent),
                                 execution_timeout=options.cell_timeout,
-                                config=_kernel_config())
+                                config=_kernel_config(),
+                                kernel_manager_class=kernel_manager_class())
     except PapermillExecutionError as exc:
         return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}", exc.ename
     except (RuntimeError, OSError, ValueError) as exc:  # kernel died or could not start
@@ -353,7 +380,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Dynamics contacts export (implies --source files)")
     parser.add_argument("--strivacity", type=Path,
                         help="Strivacity accounts export (implies --source files)")
-    parser.add_argument("--runs-dir", type=Path, default=Path("data/runs"),
+    parser.add_argument("--runs-dir", type=output_folder, default=Path("data/runs"),
                         help="where run folders go (default data/runs)")
     parser.add_argument("--label", help="suffix of the run folder name, e.g. nightly")
     parser.add_argument("--fail-on", action="append", default=[], metavar="EXPR",

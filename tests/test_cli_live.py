@@ -70,8 +70,12 @@ def test_lookup_finds_exactly_the_contact_and_cannot_be_widened(
     assert main(["lookup", row["emailaddress1"]]) == 0
     assert row["contactid"] in capsys.readouterr().out
     widened = f"x' or contactid ne null or emailaddress1 eq '{row['emailaddress1']}"
-    assert main(["lookup", widened]) == 0
-    assert "no contact" in capsys.readouterr().out
+    assert main(["lookup", widened]) == 2  # not an address: refused before any request
+    assert "not an email address" in capsys.readouterr().err
+    quoted = "x'or'contactid'ne'null@example.com"  # a valid address holding quotes
+    assert main(["lookup", quoted, "--in", "dynamics"]) == 0
+    out = capsys.readouterr().out
+    assert "no record in dynamics holds it" in out and row["contactid"] not in out
 
 
 def test_missing_settings_exit_2_naming_the_variable(

@@ -30,6 +30,7 @@ from recon.fields import (
     RAW_PREFIX,
     Field,
     FieldMap,
+    check_named,
 )
 from recon.normalize import STRING, email_key
 from recon.parallel import ColumnTask, run_columns
@@ -56,6 +57,7 @@ def to_canonical(raw: pd.DataFrame, fields: FieldMap = DEFAULT_FIELDS, source: s
     email_column = fields["email"].dynamics
     required = tuple(dict.fromkeys((ID, email_column)))
     check_columns(raw.columns, required, origin, "Dataverse contact logical names")
+    check_named(fields, "dynamics", lambda column: column in raw.columns, source)
     ids = record_ids(raw[ID], ID, origin, guid=True)
     out = {"record_id": ids, **run_columns(_column_tasks(raw, fields, origin, ids))}
     used = {ID, ETAG, *TIMES.values(), *SECONDARY_EMAILS.values(),

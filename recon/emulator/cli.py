@@ -12,6 +12,7 @@ own process, prints the same once it serves (plus its pid) and returns, as ``ssh
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import select
@@ -26,6 +27,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import IO
 
+from recon.clihelp import Parser, epilog, input_file, whole_number
 from recon.emulator.emulator import Emulator
 from recon.emulator.faults import Faults, parse_faults
 from recon.errors import EXIT_OK, ConfigError, JobFailed, ReconError
@@ -39,16 +41,22 @@ START_TIMEOUT = 120.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="recon emulator",
         description="Serve Entra, Dataverse and Strivacity on 127.0.0.1 over HTTPS. Prints one "
                     "JSON line (URLs, tenant, client credentials, ca_bundle) when ready, or "
                     "with --env the shell lines that point recon at it.",
-        epilog='Example: eval "$(recon emulator --env --background)"; recon check; '
-               'kill "$RECON_EMULATOR_PID"')
-    parser.add_argument("--port", type=int, default=0, help="port to bind (0: any free port)")
-    parser.add_argument("--dynamics", help="contacts CSV (default: the sample tenant)")
-    parser.add_argument("--strivacity", help="accounts NDJSON (default: the sample tenant)")
+        epilog=epilog(['eval "$(recon emulator --env --background)"; recon check; '
+                       'kill "$RECON_EMULATOR_PID"',
+                       "recon emulator --port 8443 --faults throttle_every=50,retry_after=1",
+                       "recon emulator --dynamics contacts.csv --strivacity accounts.ndjson"],
+                      note="It reads no settings: --env prints the ones that point recon at it."))
+    parser.add_argument("--port", type=whole_number(0, 65535), default=0,
+                        help="port to bind on 127.0.0.1 (default 0: any free port)")
+    parser.add_argument("--dynamics", type=input_file,
+                        help="contacts CSV (default: the sample tenant)")
+    parser.add_argument("--strivacity", type=input_file,
+                        help="accounts NDJSON (default: the sample tenant)")
     parser.add_argument("--faults", default="",
                         help="e.g. throttle_every=50,retry_after=1,error_rate=0.02,latency=0.2,"
                              "token_lifetime=60; rate_limits=1 models the services' documented "
@@ -82,8 +90,8 @@ def ready_text(emulator: Emulator, as_env: bool) -> str:
 
 def serve_forever(argv: list[str]) -> int:
     """Run the emulator (in the foreground, or --background); 0 on SIGINT/SIGTERM, 2 bad input."""
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         if args.background:
             return start_background(_foreground_argv(args), args.env)
         faults = parse_faults(args.faults) if args.faults else Faults()
@@ -101,17 +109,29 @@ def serve_forever(argv: list[str]) -> int:
             print(ready_text(emulator, args.env), flush=True)
             while not stop.wait(0.5):
                 pass
+    except OSError as exc:  # binding --port failed
+        return report_error(_port_error(exc, args.port))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return EXIT_OK
 
 
+def _port_error(exc: OSError, port: int) -> ConfigError:
+    """A port in use or not allowed as one sentence; any other OSError is raised as it is."""
+    if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+        raise exc
+    why = "is in use by another program" if exc.errno == errno.EADDRINUSE else \
+        "needs privileges this user lacks"
+    return ConfigError(f"port {port} on 127.0.0.1 {why}; pick another with --port N, or "
+                       "--port 0 for any free port (the ready line says which).")
+
+
 def _foreground_argv(args: argparse.Namespace) -> list[str]:
     """The same options without --background, rebuilt from what was parsed (abbreviations too)."""
     argv = ["--port", str(args.port), "--faults", args.faults]
     for flag, value in (("--dynamics", args.dynamics), ("--strivacity", args.strivacity)):
-        argv += [flag, value] if value else []
+        argv += [flag, str(value)] if value else []
     return argv + (["--env"] if args.env else [])
 
 

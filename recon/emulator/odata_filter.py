@@ -31,8 +31,10 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 _COMPARE = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge,
             "lt": operator.lt, "le": operator.le}
-_FUNCTIONS = {"contains": lambda a, b: b in a, "startswith": lambda a, b: a.startswith(b),
-              "endswith": lambda a, b: a.endswith(b)}
+#: Case-insensitive, as Dataverse's default collation makes them (like ``eq``).
+_FUNCTIONS = {"contains": lambda a, b: _fold(b) in _fold(a),
+              "startswith": lambda a, b: _fold(a).startswith(_fold(b)),
+              "endswith": lambda a, b: _fold(a).endswith(_fold(b))}
 _KEYWORDS = frozenset({"and", "or", "not", "null", "true", "false", *_COMPARE, *_FUNCTIONS})
 
 

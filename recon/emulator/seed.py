@@ -13,17 +13,15 @@ from typing import Any
 
 from recon.emulator.store import INT_COLUMNS
 from recon.errors import InputError
+from recon.resources import sample_dir
 
-SAMPLE_DYNAMICS = Path("data/sample/dynamics_contacts.csv")
-SAMPLE_STRIVACITY = Path("data/sample/strivacity_accounts.ndjson")
-_REPO = Path(__file__).resolve().parents[2]
+SAMPLE_DYNAMICS = "dynamics_contacts.csv"
+SAMPLE_STRIVACITY = "strivacity_accounts.ndjson"
 
 
-def resolve(path: str | Path | None, sample: Path) -> Path:
-    """The seed file to read: the given path, or the committed sample tenant."""
-    if path is not None:
-        return Path(path)
-    return sample if sample.exists() else _REPO / sample
+def resolve(path: str | Path | None, sample: str) -> Path:
+    """The seed file to read: the given path, or that file of the bundled sample tenant."""
+    return Path(path) if path is not None else sample_dir() / sample
 
 
 def read_contacts(path: Path) -> tuple[list[dict[str, Any]], list[str]]:

@@ -74,7 +74,24 @@ def _account_filter(params: dict[str, list[str]]) -> Callable[[dict[str, Any]], 
     for name in ("loginIdentifier", "emailNativeClaim"):
         if params.get(name):
             tests.append(_email_test(params[name][0].strip().lower()))
+    for name, values in params.items():
+        if name.startswith("attribute_") and values:
+            tests.append(_attribute_test(name.removeprefix("attribute_"), values[0]))
     return lambda record: all(test(record) for test in tests)
+
+
+def _attribute_test(path: str, wanted: str) -> Callable[[dict[str, Any]], bool]:
+    """``attribute_<path>=value``: the attribute (in accountInfo or local metadata) equals it."""
+    def value_in(node: Any) -> Any:
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    def test(record: dict[str, Any]) -> bool:
+        local = ((record.get("identities") or {}).get("local") or {}).get("metadata")
+        return any(str(value_in(root)) == wanted
+                   for root in (record.get("accountInfo"), local) if value_in(root) is not None)
+    return test
 
 
 def _sort_key(name: str) -> Callable[[dict[str, Any]], tuple[bool, str]]:

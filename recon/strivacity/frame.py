@@ -26,7 +26,15 @@ from recon.convert import (
     timestamps,
 )
 from recon.errors import InputError
-from recon.fields import DEFAULT_FIELDS, MAPPED, RAW_PREFIX, STRIVACITY_COLUMNS, Field, FieldMap
+from recon.fields import (
+    DEFAULT_FIELDS,
+    MAPPED,
+    RAW_PREFIX,
+    STRIVACITY_COLUMNS,
+    Field,
+    FieldMap,
+    check_named,
+)
 from recon.normalize import STRING, email_key
 from recon.parallel import ColumnTask, run_columns
 from recon.settings import DEFAULT_STORE
@@ -71,6 +79,9 @@ def to_canonical(flat: pd.DataFrame, fields: FieldMap = DEFAULT_FIELDS, source: 
                          "identities.local.metadata and the top level", file=source,
                          line=header_line, fix="Export the primary email attribute or the "
                          "email identifier, or map another attribute with --fields")
+    if len(flat):  # an empty export holds no attribute at all
+        check_named(fields, "strivacity",
+                    lambda path: any(c in flat.columns for c in columns_for(path)), source)
     ids = record_ids(flat[ID], ID, origin, guid=False)
     emails = partial(_emails, flat, email_paths)  # the slowest: first, beside the others
     out = {"record_id": ids, "store": _stores(flat, store),
