@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from recon.errors import ConfigError
+
+# The person look-up and the drift filter live in recon.explore; notebooks call them from here.
+from recon.explore import Lookup, drift_for, export_csv, find_person  # noqa: F401
 from recon.fields import DYNAMICS_COLUMNS, STRIVACITY_COLUMNS, FieldMap, load_fields
 from recon.outputs import read_people_cells
 from recon.private import private_tree
@@ -66,14 +69,6 @@ class RunView:
     dynamics: pd.DataFrame | None = None
     strivacity: pd.DataFrame | None = None
     path: Path | None = None
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """The records of both sides that answer a person query, and the drift of their pairs."""
-
-    records: pd.DataFrame
-    drift: pd.DataFrame
 
 
 # ---------------------------------------------------------------- loading and saving runs
@@ -357,70 +352,3 @@ def as_png(fig: Figure) -> Chart:
     fig.savefig(buffer, format="png", dpi=96)
     return Chart(png=buffer.getvalue(), alt=str(fig.get_label() or "chart"))
 
-
-# ---------------------------------------------------------------- exploration
-
-
-def find_person(view: RunView, query: str) -> Lookup:
-    """Records of both sides whose email or name contains query (any case), with their drift."""
-    needle = query.strip().casefold()
-    if not needle:
-        raise ConfigError("query is empty; give part of an email address or a name.")
-    found = []
-    for side, frame, id_column in (("dynamics", view.dynamics, "contactid"),
-                                   ("strivacity", view.strivacity, "strivacity_id")):
-        records = _side_records(view, side, frame)
-        hit = pd.Series(False, index=records.index)
-        for column in ("email", "email_key", "given_name", "family_name", "full_name"):
-            if column in records.columns:
-                text = records[column].astype("string").str.casefold()
-                hit |= text.str.contains(needle, regex=False).fillna(False).astype(bool)
-        found.append(records[hit].assign(side=side).pipe(_with_status, view, side, id_column))
-    records = pd.concat(found, ignore_index=True)
-    drift = view.drift[view.drift["contactid"].isin(records["record_id"])
-                       | view.drift["strivacity_id"].isin(records["record_id"])]
-    return Lookup(records=records, drift=drift.reset_index(drop=True))
-
-
-def _side_records(view: RunView, side: str, frame: pd.DataFrame | None) -> pd.DataFrame:
-    if frame is None:  # no snapshot: the records the run files name, with their email key
-        named = [view.review.loc[view.review["side"] == side, ["record_id", "email_key"]],
-                 view.duplicates.loc[view.duplicates["side"] == side, ["record_id", "email_key"]],
-                 view.matches[["contactid" if side == "dynamics" else "strivacity_id",
-                               "email_key"]].set_axis(["record_id", "email_key"], axis=1)]
-        return pd.concat(named).drop_duplicates("record_id", ignore_index=True)
-    columns = [c for c in ("record_id", "email", "email_key", "given_name", "family_name",
-                           "active") if c in frame.columns]
-    names = frame[["given_name", "family_name"]].astype("string")
-    return frame[columns].assign(full_name=names["given_name"].str.cat(names["family_name"],
-                                                                       sep=" ", na_rep=""))
-
-
-def _with_status(records: pd.DataFrame, view: RunView, side: str, id_column: str) -> pd.DataFrame:
-    other = "strivacity_id" if id_column == "contactid" else "contactid"
-    partners = view.matches.set_index(id_column)[other]
-    reasons = view.review[view.review["side"] == side].set_index("record_id")["reason"]
-    status = records["record_id"].map(reasons).astype("string")
-    status = status.mask(records["record_id"].isin(partners.index), "matched").fillna("only")
-    front = ["side", "record_id", "status", "partner_id"]
-    out = records.assign(status=status, partner_id=records["record_id"].map(partners))
-    return out[front + [c for c in out.columns if c not in front and c != "full_name"]]
-
-
-def drift_for(drift: pd.DataFrame, field: str = "") -> pd.DataFrame:
-    """Drift rows of one field (all rows when field is empty); refuses a field with no column."""
-    if not field:
-        return drift.reset_index(drop=True)
-    fields = sorted(drift["field"].dropna().unique())
-    if field not in fields:
-        raise ConfigError(f"no drift rows for field {field!r}; fields with drift: "
-                          f"{', '.join(fields) or 'none'}. Pick one of those or leave it empty.")
-    return drift[drift["field"] == field].reset_index(drop=True)
-
-
-def export_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a selection as UTF-8 CSV by the run-folder rules: formulas defused, blanks empty."""
-    from recon.outputs import safe_csv
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return safe_csv(frame, target)
