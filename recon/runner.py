@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import operator
 import os
 import platform
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -37,24 +36,24 @@ from recon.errors import (
     error_class,
 )
 from recon.errors import report as report_error
-from recon.fields import DEFAULT_FIELDS
 from recon.kernels import interruptible, kernel_manager_class, stop_kernels
 from recon.private import private_dir, private_tree
 from recon.resources import notebook
 from recon.runfolder import (
-    BATCH_NAMES,
-    DRIFT_KEYS,
-    PAIRS_KEYS,
     REPORT_HTML,
     REPORT_NOTEBOOK,
-    REVIEW_REASONS,
     RUN_FILE,
-    SIDE_COUNTS,
-    SIDES,
     SUMMARY_FILE,
 )
 from recon.settings import environment, live_settings
 from recon.sources import SOURCES, resolve_source
+from recon.thresholds import (  # noqa: F401  (recon.runner's names before)
+    DERIVED,
+    SUMMARY_PATHS,
+    Threshold,
+    parse_threshold,
+    parse_thresholds,
+)
 
 NOTEBOOK = notebook("report")
 EXIT_FAILED, EXIT_THRESHOLD = JobFailed.exit_code, ThresholdExceeded.exit_code
@@ -72,64 +71,6 @@ KERNEL_ENV = {"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}
 _NO_SCRIPT = "data:text/javascript,"
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-
-#: Figures --fail-on derives from a side's counts: matched / records (0 to 1; 0 with no records).
-DERIVED = ("match_rate",)
-#: Every dotted path into summary.json (recon.runfolder) a --fail-on expression may name.
-SUMMARY_PATHS = (
-    *(f"{side}.{key}" for side in SIDES for key in SIDE_COUNTS),
-    *(f"{side}.{key}" for side in SIDES for key in DERIVED),
-    *(f"{side}.review_reasons.{r}" for side in SIDES for r in REVIEW_REASONS),
-    *(f"pairs.{key}" for key in PAIRS_KEYS), f"drift.{DRIFT_KEYS[0]}",  # drift.pairs
-    *(f"drift.fields.{name}" for name in DEFAULT_FIELDS.names),
-    *(f"batches.{b}" for b in BATCH_NAMES),
-    *(f"problems.{f.name}" for f in DEFAULT_FIELDS.fields if f.comparer == "phone"),
-)
-OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
-    ">": operator.gt, "<": operator.lt}
-_EXPR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """A --fail-on expression: a summary.json path, an operator and a limit."""
-
-    text: str
-    path: str
-    op: str
-    limit: float
-
-    def value(self, summary: Mapping[str, Any]) -> float:
-        """The figure at path; a reason or field the run never counted is 0."""
-        side, _, last = self.path.partition(".")
-        if last == "match_rate":
-            counts = summary.get(side) or {}
-            return counts.get("matched", 0) / counts["records"] if counts.get("records") else 0.0
-        node: Any = summary
-        for part in self.path.split("."):
-            node = node.get(part, 0) if isinstance(node, Mapping) else 0
-        return float(node)
-
-    def exceeded(self, summary: Mapping[str, Any]) -> bool:
-        return OPERATORS[self.op](self.value(summary), self.limit)
-
-
-def parse_threshold(text: str) -> Threshold:
-    """Parse ``drift.pairs>500``; a bad expression names the valid operators and paths."""
-    match = _EXPR.match(text)
-    if not match:
-        raise ConfigError(f"--fail-on {text!r} is not PATH OP NUMBER; operators: "
-                          f"{' '.join(OPERATORS)}; e.g. 'drift.pairs>500'.")
-    path, op, limit = match.groups()
-    if path not in SUMMARY_PATHS:
-        raise ConfigError(f"--fail-on {text!r}: {path!r} is not a summary.json figure; "
-                          f"valid paths: {', '.join(SUMMARY_PATHS)}.")
-    return Threshold(text=text.strip(), path=path, op=op, limit=float(limit))
-
-
-def parse_thresholds(texts: Sequence[str]) -> tuple[Threshold, ...]:
-    return tuple(parse_threshold(t) for t in texts)
 
 
 @dataclass(frozen=True)
