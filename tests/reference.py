@@ -1,19 +1,23 @@
 """A plain-pandas reference of DESIGN §6: the oracle the engines are tested against.
 
-``reference(dynamics, strivacity, fields)`` takes canonical frames (unique record ids per side,
+``reference(dynamics, strivacity, fields)`` takes canonical frames (record ids unique per side,
 as the loaders guarantee) and returns a dict of plain frames (object columns, ``None`` for a
 missing value) with the columns and row order of the engine's ``Reconciliation``:
+``buckets`` (Dynamics then Strivacity, input order), ``matches`` (by contactid),
+``duplicates`` (by side, key, id), ``drift`` (by contactid, then field-map order), ``review``
+(by side, id), ``problems`` (by side, id, field-map order), the four batches flat
+(``migrate_to_strivacity``/``create_in_dynamics`` by id, ``update_dynamics`` in drift order,
+``update_strivacity`` by account, field-map order, link last) and ``summary`` (summary.json).
 
-- ``buckets``: side, record_id, bucket, reason; Dynamics then Strivacity, in input order;
-- ``matches``: match_type, email_key, contactid, strivacity_id; by contactid;
-- ``duplicates``: side, email_key, record_id, group_size, suggested_survivor; by those three;
-- ``drift``: contactid, strivacity_id, email_key, field, dynamics_value, strivacity_value,
-  action, reason; by contactid, then field-map order;
-- ``review``: side, record_id, email_key, reason, value; by side, then record_id;
-- ``problems``: side, record_id, field, value, reason; by side, record_id, field-map order;
-- the four batches, flat: ``migrate_to_strivacity`` and ``create_in_dynamics`` by record id,
-  ``update_dynamics`` in drift order, ``update_strivacity`` by account, field-map order, link last;
-- ``summary``: the summary.json dict.
+Buckets, the first rule that fits deciding: (1) a link naming one existing contact that no
+other account names pairs; a dangling link, and every account naming one contact and that
+contact, go to review; (2) no key: missing_email / invalid_email; (3) a key another record of
+the same side holds: duplicate_email (a linked member stays paired); (4) a key a record of
+rule 1 holds: email_in_use; (5) a key two records of the other side hold: duplicate_email;
+(6) a key one record of the other side holds: an email pair; (7) otherwise only, then a
+Dynamics-only contact whose second or third address is a Strivacity-only account's key sends
+both to review, and an enabled Strivacity-only account lacking a value Dynamics requires on
+create goes to review.
 
 Written for clarity, not speed: each rule is one small step over plain frames, decisions are
 plain Python. It shares only normalisation (``recon.normalize``, one implementation by design)
@@ -278,33 +282,38 @@ def _holders(d: pd.DataFrame) -> pd.DataFrame:
                       for c in ("email_key", "email2_key", "email3_key")]).dropna()
 
 
+def _facts(pair: pd.Series, field: Field, d: pd.DataFrame, s: pd.DataFrame) -> dict[str, bool]:
+    """What decides one pair's differing value, beyond blank and bad: whether a record of the
+    pair shares its key with another record of its side, which side is newer, and whether
+    the winning address is held by another record of the side it would be written to."""
+    d_key, s_key = pair["d_email_key"], pair["s_email_key"]
+    d_group = d_key is not None and (d["email_key"] == d_key).sum() >= 2
+    s_group = s_key is not None and (s["email_key"] == s_key).sum() >= 2
+    contacts = _holders(d)
+    other_contacts = contacts.loc[contacts["record_id"] != pair["contactid"], "key"]
+    other_accounts = s.loc[s["record_id"] != pair["strivacity_id"], "email_key"].dropna()
+    email = field.comparer == "email"
+    return {"grouped": d_group or s_group,
+            "d_newer": pair["d_updated_at"] > pair["s_updated_at"],
+            "s_newer": pair["s_updated_at"] > pair["d_updated_at"],
+            "s_in_use": email and s_key in set(other_contacts),
+            "d_in_use": email and d_key in set(other_accounts)}
+
+
 def _field_drift(p: pd.DataFrame, field: Field, d: pd.DataFrame, s: pd.DataFrame,
                  region: str | None) -> list[dict[str, Any]]:
     """Drift rows of one field over the pairs ``p`` (pair columns, then d_*/s_* columns)."""
     column = source_column(field)
     dc = compared(p["d_" + column], p["d_email_key"], field, region)
     sc = compared(p["s_" + column], p["s_email_key"], field, region)
-    differ = ~((dc == sc) | (dc.isna() & sc.isna()))
-    if not differ.any():
-        return []
+    differ = ~((dc == sc) | (dc.isna() & sc.isna()))  # both blank: no drift
     d_blank, d_bad = _blank_and_bad(p, "d_", field, region)
     s_blank, s_bad = _blank_and_bad(p, "s_", field, region)
-    contacts = _holders(d)
-    d_keys, s_keys = d["email_key"].value_counts(), s["email_key"].value_counts()
     rows = []
     for i in p.index[differ]:
         pair = p.loc[i]
-        d_key, s_key = pair["d_email_key"], pair["s_email_key"]
-        other_contacts = contacts[contacts["record_id"] != pair["contactid"]]
-        other_accounts = s[s["record_id"] != pair["strivacity_id"]]
-        email = field.comparer == "email"
-        facts = {"grouped": d_keys.get(d_key, 0) >= 2 or s_keys.get(s_key, 0) >= 2,
-                 "d_newer": pair["d_updated_at"] > pair["s_updated_at"],
-                 "s_newer": pair["s_updated_at"] > pair["d_updated_at"],
-                 "d_blank": d_blank[i], "s_blank": s_blank[i], "d_bad": d_bad[i],
-                 "s_bad": s_bad[i],
-                 "s_in_use": email and s_key in set(other_contacts["key"]),
-                 "d_in_use": email and d_key in set(other_accounts["email_key"].dropna())}
+        facts = {**_facts(pair, field, d, s), "d_blank": d_blank[i], "s_blank": s_blank[i],
+                 "d_bad": d_bad[i], "s_bad": s_bad[i]}
         action, reason = decide(field, facts)
         rows.append({"contactid": pair["contactid"], "strivacity_id": pair["strivacity_id"],
                      "email_key": pair["email_key"], "field": field.name,

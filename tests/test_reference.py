@@ -28,7 +28,7 @@ SPELLINGS = {"a@x.com": ["a@x.com", "A@X.com", " a@x.com "], "b@x.com": ["b@x.co
              "e@x.com": ["e@x.com"], "f@x.com": ["F@x.com"], "g@x.com": ["g@x.com"],
              "anna@xn--strae-oqa.de": ["Anna@Straße.de"], "h@x.com": ["h@x.com"]}
 NO_EMAIL = [None, "  ", "<>", "bad", "a@@x.com"]
-SECOND = [None, None, None, "a@x.com", "B@x.com", "c@x.com", "e@x.com", "bad"]
+SECOND = [None, None, None, "a@x.com", "B@x.com", "c@x.com", "e@x.com", "g@x.com", "h@x.com", "bad"]
 CONTACT_IDS = [f"c{i}" for i in (0, 1, 2, 3, 4, 10)]
 ACCOUNT_IDS = [f"a{i}" for i in (0, 1, 2, 3, 4, 10)]
 LINKS = [None, None, None, None, "c0", "c1", "c2", "c10", "c1", "gone"]
@@ -40,6 +40,7 @@ PHONES = [None, " ", "+14155550100", "+1 (415) 555-0100", "(415) 555-0100", "415
 FLAGS = [True, True, False, None]
 TIMES = [None, "2024-01-01", "2024-06-01"]
 STORES = ["default", "eu"]
+RARELY = st.sampled_from([False, False, True])
 
 
 @st.composite
@@ -84,7 +85,8 @@ def tenants(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame, FieldMap]:
     ids = draw(st.lists(st.sampled_from(CONTACT_IDS), unique=True, max_size=6))
     contacts = [{"id": cid, **_common(draw, email), "active": draw(st.sampled_from(FLAGS)),
                  "email2": draw(st.sampled_from(SECOND)), "email3": draw(st.sampled_from(SECOND)),
-                 "etag": f'W/"{cid}"'} for cid, email in zip(ids, _emails(draw, len(ids)), strict=True)]
+                 "etag": f'W/"{cid}"'}
+                for cid, email in zip(ids, _emails(draw, len(ids)), strict=True)]
     ids = draw(st.lists(st.sampled_from(ACCOUNT_IDS), unique=True, max_size=6))
     accounts = [{"id": aid, **_common(draw, email), "enabled": draw(st.sampled_from(FLAGS)),
                  "link": draw(st.sampled_from(LINKS)), "store": draw(st.sampled_from(STORES))}
@@ -115,25 +117,27 @@ def paired_tenants(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame, FieldMa
     winner meets drift, and a few other records holding the same keys: email_in_use and
     duplicate groups among pairs, and secondary addresses."""
     fields, keys = draw(field_maps()), list(SPELLINGS)
-    contacts, accounts, held = [], [], []
+    contacts, accounts, held, accounts_keys = [], [], [], []
     for i, key in enumerate(draw(st.permutations(keys))[:draw(st.integers(1, 4))]):
         d, s = _values(draw)
         by_link = draw(st.booleans())
         other = draw(st.sampled_from(keys)) if by_link else key
         held += [key, other]
+        accounts_keys.append(other)
         contacts.append({"id": f"c{i}", "email": _address(draw, key, by_link and
-                                                            draw(st.booleans())),
+                                                            draw(RARELY)),
                          "etag": f'W/"{i}"', **d})
         accounts.append({"id": f"a{i}", "email": _address(draw, other, by_link and
-                                                            draw(st.booleans())),
+                                                            draw(RARELY)),
                          "link": f"c{i}" if by_link else None,
                          "store": draw(st.sampled_from(STORES)), **s})
     for j in range(draw(st.integers(0, 3))):
         side = contacts if draw(st.booleans()) else accounts
         extra = {"id": f"x{j}", "email": _address(draw, draw(st.sampled_from(held)), False),
                  "family_name": "Lee"}
-        if side is contacts:  # a second address another pair's account may hold
-            extra["email2"] = _address(draw, draw(st.sampled_from(held)), draw(st.booleans()))
+        if side is contacts:  # a second or third address another pair's account may hold
+            slot = draw(st.sampled_from(["email2", "email3"]))
+            extra[slot] = _address(draw, draw(st.sampled_from(accounts_keys)), draw(RARELY))
         side.append(extra)
     contacts, accounts = draw(st.permutations(contacts)), draw(st.permutations(accounts))
     return dynamics(*contacts), strivacity(*accounts), fields
