@@ -296,7 +296,7 @@ def test_unreadable_phones_are_listed_and_never_written() -> None:
 
 # --- invariants on random tenants ---------------------------------------------------------
 
-INVARIANT = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+INVARIANT = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _check_partition(d: pd.DataFrame, s: pd.DataFrame, out: dict[str, Any]) -> None:
