@@ -140,6 +140,18 @@ def test_only_and_secondary_email_matches() -> None:
         assert _bucket(out, side, rid) == ("review", "secondary_email_match")
 
 
+def test_a_secondary_address_that_a_paired_or_held_account_holds_is_no_match() -> None:
+    """DESIGN §6.4 read as the engine reads it: "batching them would create the same person
+    twice" needs both records to be batched, so only a Strivacity-only account counts."""
+    out = reference(dynamics({"id": "c1", "email": "a@x.com"},
+                             {"id": "c2", "email": "w@x.com", "email2": "a@x.com",
+                              "email3": "d@x.com"}),
+                    strivacity({"id": "a1", "email": "a@x.com"}, {"id": "a2", "email": "d@x.com"},
+                               {"id": "a3", "email": "D@x.com"}))
+    assert _bucket(out, "dynamics", "c2") == ("only", None)
+    assert _bucket(out, "strivacity", "a2") == ("review", "duplicate_email")
+
+
 @pytest.mark.parametrize(("email", "reason"), [(None, "missing_email"), ("  ", "missing_email"),
                                                ("<>", "missing_email"),
                                                ("not an email", "invalid_email")])
@@ -243,15 +255,17 @@ def test_batches_carry_the_sources_values_never_keys() -> None:
                     strivacity({"id": "a2", "email": "x@x.com", "given_name": "Joe",
                                 "phone": "+14155550100", "family_name": "Roe"},
                                {"id": "a9", "email": " <Jo.Roe@Example.COM> ",
-                                "family_name": "de la Roe", "city": "Zu\u0308rich"}))
+                                "family_name": "de la Roe", "city": "Zu\u0308rich",
+                                "phone": "+1 415 555 0100"}))
     migrate = out["migrate_to_strivacity"].iloc[0]
     assert (migrate["identities.email.id"], migrate["emails.primaryEmail"],
             migrate["identities.phone.id"], migrate["name.givenName"],
             migrate["crm.dynamicsContactId"]) == ("Anna@Straße.de", "Anna@Straße.de",
                                                   "+442079460958", "-Ann", "c1")
     create = out["create_in_dynamics"].iloc[0]
-    assert (create["emailaddress1"], create["lastname"], create["address1_city"]) == (
-        "Jo.Roe@Example.COM", "de la Roe", "Zu\u0308rich")
+    assert (create["emailaddress1"], create["lastname"], create["address1_city"],
+            create["mobilephone"]) == ("Jo.Roe@Example.COM", "de la Roe", "Zu\u0308rich",
+                                       "+1 415 555 0100")
     assert out["update_dynamics"].values.tolist() == [
         ["c2", 'W/"7"', "firstname", "Joe", "  Jo  "],
         ["c2", 'W/"7"', "lastname", "Roe", None],
