@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from canonical import dynamics, strivacity
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import reference
 
@@ -161,20 +161,6 @@ def engine_frames(result: Reconciliation) -> dict[str, Any]:
     return out
 
 
-def empty_address_wins(oracle: dict[str, Any], d: pd.DataFrame, s: pd.DataFrame) -> bool:
-    """A drift row whose winning address is blank by its status (``<>``, ``mailto:``) but not
-    blank text: the engine calls it ``invalid_email``, the reference ``blank_winner``."""
-    drift = oracle["drift"]
-    rows = drift[(drift["field"] == "email") & (drift["reason"] == "blank_winner")]
-    return any(v is not None and v.strip() for v in [*rows["dynamics_value"],
-                                                     *rows["strivacity_value"]])
-
-
-#: Cases where the engine and the reference (DESIGN §6) disagree, each with an xfail test
-#: below; the properties skip them until the lead decides.
-KNOWN = (empty_address_wins,)
-
-
 def assert_same(engine: Reconciliation, oracle: dict[str, Any]) -> None:
     """Every frame and the summary of the engine's result equal the reference's."""
     for name, frame in engine_frames(engine).items():
@@ -187,14 +173,6 @@ def assert_equal(d: pd.DataFrame, s: pd.DataFrame, fields: FieldMap) -> None:
     assert_same(reconcile(d, s, fields), reference(d, s, fields))
 
 
-def assert_equal_unless_known(tenant: Tenant) -> None:
-    """``assert_equal``, skipping a tenant that meets a disagreement listed in ``KNOWN``."""
-    d, s, fields = tenant
-    oracle = reference(d, s, fields)
-    assume(not any(known(oracle, d, s) for known in KNOWN))
-    assert_same(reconcile(d, s, fields), oracle)
-
-
 PROPERTY = settings(max_examples=int(os.environ.get("ORACLE_EXAMPLES", 80)), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
@@ -202,13 +180,13 @@ PROPERTY = settings(max_examples=int(os.environ.get("ORACLE_EXAMPLES", 80)), dea
 @PROPERTY
 @given(tenants())
 def test_engine_equals_the_reference(tenant: Tenant) -> None:
-    assert_equal_unless_known(tenant)
+    assert_equal(*tenant)
 
 
 @PROPERTY
 @given(paired_tenants())
 def test_engine_equals_the_reference_on_drift(tenant: Tenant) -> None:
-    assert_equal_unless_known(tenant)
+    assert_equal(*tenant)
 
 
 def test_engine_equals_the_reference_on_the_committed_sample() -> None:
@@ -218,14 +196,14 @@ def test_engine_equals_the_reference_on_the_committed_sample() -> None:
                  DEFAULT_FIELDS)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "disagreement: an address that is blank by its email_status ('<>', 'mailto:': review says "
-    "missing_email) wins a drift; the engine reports invalid_email, DESIGN §3/§4 read as "
-    "blank_winner. Both are 'report', never batched. The lead decides."))
 @pytest.mark.parametrize("empty", ["<>", "mailto:", " < > "])
 def test_a_winning_empty_address_is_blank_like_in_review(empty: str) -> None:
     d = dynamics({"id": "c1", "email": "b@x.com", "family_name": "Roe"})
     s = strivacity({"id": "a1", "email": empty, "link": "c1", "family_name": "Roe"})
+    # An address with nothing left once unwrapped is missing (review would say missing_email),
+    # so a drift it wins is a blank winner, in the engine as in the reference.
     oracle = reference(d, s)
-    assert oracle["review"].empty and empty_address_wins(oracle, d, s)
+    assert list(oracle["drift"].loc[oracle["drift"]["field"] == "email", "reason"]) == \
+        ["blank_winner"]
     assert rows(reconcile(d, s).drift) == rows(oracle["drift"])
+    assert rows(reconcile(d, s, engine="duckdb").drift) == rows(oracle["drift"])

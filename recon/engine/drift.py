@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recon import normalize
 from recon.engine import values
 from recon.engine.attributes import attribute_path
 from recon.engine.keys import KeyCodes, series, strings, take, times
@@ -156,6 +157,11 @@ def _in_use(field: Field, holders: Holders, pairs: Pairs,
             holders.held_by_other_account(keys.dynamics[contact]))
 
 
+def _no_address(raw: pa.Array) -> np.ndarray:
+    """True where a raw email holds no address at all (``email_status`` ``missing``)."""
+    return normalize.email_address(series(raw)).isna().to_numpy(dtype=bool)
+
+
 def _field_drift(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairs: Pairs, field: Field,
                  newer: tuple[np.ndarray, np.ndarray], holders: Holders,
                  region: str | None) -> pa.Table:
@@ -171,8 +177,9 @@ def _field_drift(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairs: Pairs,
         s_blank = pc.is_null(sc.take(where)).to_numpy(zero_copy_only=False)
     else:
         d_blank, s_blank = values.blank(dv), values.blank(sv)
-    if field.comparer == "email":  # an invalid address has no key: unusable, not blank
-        d_bad, s_bad = d_blank & ~values.blank(dv), s_blank & ~values.blank(sv)
+    if field.comparer == "email":  # an invalid address has no key: unusable, not blank;
+        # one with nothing left once unwrapped (``<>``, ``mailto:``) is blank, as in review
+        d_bad, s_bad = d_blank & ~_no_address(dv), s_blank & ~_no_address(sv)
         d_blank, s_blank = d_blank & ~d_bad, s_blank & ~s_bad
     else:
         d_bad = values.unusable(dv, field.comparer, region)

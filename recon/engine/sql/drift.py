@@ -84,14 +84,14 @@ def compared(p: Pipeline) -> None:
                   materialise=True)
     sides = []
     for side in ("d", "s"):
-        # An invalid address has no key: unusable, not blank. A phone that does not parse is
-        # unusable.
+        # An invalid address has no key: unusable, not blank; one with nothing left once
+        # unwrapped (<>, mailto:) is blank, as in review. A phone that does not parse is unusable.
         sides.append(f"""
-               CASE c.comparer WHEN 'email' THEN c.{side}_cmp IS NULL AND c.{side}_text IS NULL
+               CASE c.comparer WHEN 'email' THEN c.{side}_cmp IS NULL AND c.{side}_address IS NULL
                     WHEN 'bool' THEN c.{side}_cmp IS NULL
                     ELSE c.{side}_text IS NULL END AS {side}_blank,
                CASE c.comparer
-                    WHEN 'email' THEN c.{side}_cmp IS NULL AND c.{side}_text IS NOT NULL
+                    WHEN 'email' THEN c.{side}_cmp IS NULL AND c.{side}_address IS NOT NULL
                     WHEN 'phone' THEN c.{side}_e164 IS NULL AND c.{side}_text IS NOT NULL
                     ELSE FALSE END AS {side}_bad""")
     p.enqueue_sql(f"""
