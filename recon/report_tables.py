@@ -222,13 +222,17 @@ def review(summary: dict[str, Any]) -> Table:
 
 
 def review_examples(rows: pd.DataFrame, n: int = 5) -> Table:
-    """Up to n held records per reason: system, id, email and the reason."""
+    """Up to n held records per reason: system, id, email and the reason (an invalid email
+    shows the value as held, from review.csv's ``value``: it has no key)."""
     order = {r: i for i, r in enumerate(wording.REVIEW_REASONS)}
     ordered = rows.assign(_order=rows["reason"].map(order)).sort_values(
         ["_order", "reason", "side", "record_id"], kind="stable").groupby("reason").head(n)
+    email = ordered["email_key"]
+    if "value" in ordered.columns:
+        email = email.fillna(ordered["value"])
     frame = pd.DataFrame({"Reason": ordered["reason"].map(wording.review_label),
                           "System": ordered["side"].map(wording.SIDES),
-                          "Email": ordered["email_key"], "Record id": ordered["record_id"]})
+                          "Email": email, "Record id": ordered["record_id"]})
     return Table(frame.reset_index(drop=True), ids=("Record id",), nowrap=("Reason", "Email"),
                  empty="No record is held for review.")
 

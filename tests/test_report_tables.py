@@ -216,3 +216,14 @@ def test_drift_chart_labels_fields_in_words_with_whole_number_ticks() -> None:
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Postal code", "Given name"]
     assert all(float(t).is_integer() for t in ax.get_xticks())
+
+
+def test_an_invalid_email_shows_its_value_in_the_review_examples() -> None:
+    # It has no key, so the table would show a blank; review.csv's value says what is held.
+    rows = pd.DataFrame({"side": ["dynamics", "strivacity"], "record_id": ["c1", "a1"],
+                         "email_key": [None, "ok@x.com"],
+                         "reason": ["invalid_email", "dangling_link"],
+                         "value": ["jo@@example", None]})
+    frame = rt.review_examples(rows).frame
+    assert dict(zip(frame["Record id"], frame["Email"], strict=True)) == {
+        "c1": "jo@@example", "a1": "ok@x.com"}
