@@ -108,21 +108,34 @@ def record_files_source(run_dir: str | Path, pulled: dict[str, Pulled | None],
     return record_pulled(run_dir, pulled, {s: str(Path(f).resolve()) for s, f in files.items()})
 
 
+@dataclass(frozen=True)
+class EngineOptions:
+    """Which engine reconciles (``recon.engine.ENGINES``) and DuckDB's memory limit and the
+    folder it spills to past it."""
+
+    name: str = "numpy"
+    memory_limit: str | None = None
+    temp_dir: str | Path | None = None
+
+
 def reconcile_files(dynamics: str | Path, strivacity: str | Path, out: str | Path,
                     fields: str | Path | None = None, *, allow_empty: bool = False,
-                    formats: Mapping[str, str | None] | None = None
-                    ) -> tuple[Reconciliation, Path]:
+                    formats: Mapping[str, str | None] | None = None,
+                    engine: EngineOptions | None = None) -> tuple[Reconciliation, Path]:
     """Load two exports, reconcile them and write the run folder; returns the result and folder.
 
     Where the files were pulled by ``recon pull``, the tenants and times they record go into
     the run folder's ``source.json`` (for apply's guards). A side with zero records is an
-    ``InputError`` unless ``allow_empty``; ``formats`` (side: format) overrides extensions.
+    ``InputError`` unless ``allow_empty``; ``formats`` (side: format) overrides extensions;
+    ``engine`` picks the engine and its memory limit (default: today's engine).
     """
     field_map = load_fields(fields)
     pulled = pulled_from(dynamics, strivacity)
+    engine = engine or EngineOptions()
     # The loaded frames are let go once reconciled: writing needs only the result.
     result = reconcile(*read_both(dynamics, strivacity, field_map, allow_empty, formats),
-                       field_map)
+                       field_map, engine=engine.name, memory_limit=engine.memory_limit,
+                       temp_dir=engine.temp_dir)
     folder = result.write(out)
     record_files_source(folder, pulled, {"dynamics": dynamics, "strivacity": strivacity})
     return result, folder

@@ -53,14 +53,19 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from recon.api import reconcile_files
+    from recon.api import EngineOptions, reconcile_files
     from recon.apply.state import fresh_out
     formats = {"dynamics": args.dynamics_format, "strivacity": args.strivacity_format}
     for side in formats:
         check_format(side, getattr(args, side), formats[side])
+    engine = EngineOptions(args.engine, args.memory_limit, args.temp_dir)
+    if engine.name != "duckdb" and (args.memory_limit or args.temp_dir):
+        raise ConfigError("--memory-limit and --temp-dir are for --engine duckdb; add "
+                          "--engine duckdb, or leave them out.")
     with fresh_out(args.out, overwrite=args.overwrite) as folder:
         result, _ = reconcile_files(args.dynamics, args.strivacity, folder, fields=args.fields,
-                                    allow_empty=args.allow_empty, formats=formats)
+                                    allow_empty=args.allow_empty, formats=formats,
+                                    engine=engine)
     print(f"run folder: {args.out}")
     print("\n".join(_summary_lines(result.summary)))
     return EXIT_OK

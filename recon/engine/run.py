@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -88,17 +90,24 @@ ENGINES = ("numpy", "duckdb")
 
 
 def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
-              fields: FieldMap | None = None, *, engine: str = "numpy") -> Reconciliation:
+              fields: FieldMap | None = None, *, engine: str = "numpy",
+              memory_limit: str | None = None, temp_dir: str | Path | None = None
+              ) -> Reconciliation:
     """Pair Dynamics contacts with Strivacity accounts and decide the batches (DESIGN §6).
 
     Both frames are canonical (``recon.fields.DYNAMICS_COLUMNS`` / ``STRIVACITY_COLUMNS``);
     neither is modified. ``engine`` is one of ``ENGINES``; both give the same result.
+    ``memory_limit`` and ``temp_dir`` (where DuckDB spills past the limit) are DuckDB's.
     """
     if engine == "duckdb":
         from recon.engine.sql import reconcile as on_duckdb
-        return on_duckdb(dynamics, strivacity, fields)
+        return on_duckdb(dynamics, strivacity, fields, memory_limit=memory_limit,
+                         temp_dir=temp_dir)
     if engine != "numpy":
         raise ConfigError(f"engine={engine!r} is not an engine; valid: {', '.join(ENGINES)}.")
+    if memory_limit is not None or temp_dir is not None:
+        raise ConfigError("a memory limit and a temp folder are the duckdb engine's: pass "
+                          "engine='duckdb' (--engine duckdb) with them, or leave them out.")
     fields = fields or DEFAULT_FIELDS
     _check(dynamics, DYNAMICS_COLUMNS, DYNAMICS)
     _check(strivacity, STRIVACITY_COLUMNS, STRIVACITY)

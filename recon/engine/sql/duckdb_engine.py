@@ -19,6 +19,7 @@ import pyarrow as pa
 from recon.engine.sql.dialect import DUCKDB
 from recon.engine.sql.pipeline import Pipeline
 from recon.errors import ConfigError, ReconError
+from recon.private import private_dir
 
 
 class DuckDB:
@@ -28,6 +29,8 @@ class DuckDB:
 
     def __init__(self, memory_limit: str | None = None, temp_dir: str | Path | None = None,
                  threads: int | None = None) -> None:
+        if temp_dir:  # created if missing; a folder the user already has is left as it is
+            private_dir(temp_dir, narrow=False)
         self._spill = Path(tempfile.mkdtemp(prefix="recon-duckdb-",
                                             dir=str(temp_dir) if temp_dir else None))
         config: dict[str, str | bool | int | float | list[str]] = {
@@ -42,8 +45,9 @@ class DuckDB:
             self.con = duckdb.connect(":memory:", config=config)
         except duckdb.Error as exc:
             shutil.rmtree(self._spill, ignore_errors=True)
-            raise ConfigError(f"DuckDB refused the settings ({exc}). Give memory_limit as "
-                             "DuckDB writes it (e.g. \"4GB\") and an existing temp_dir.") from exc
+            raise ConfigError(f"DuckDB refused the memory limit {memory_limit!r} ({exc}). Give "
+                              "it as DuckDB writes it, e.g. 4GB or 512MB (--memory-limit, "
+                              "memory_limit=).") from exc
 
     def __enter__(self) -> DuckDB:
         return self

@@ -1,0 +1,61 @@
+"""`recon reconcile --engine duckdb --memory-limit --temp-dir`: the engine choice in the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recon.cli import main
+from recon.cliparsers import ENGINE_CHOICES
+from recon.engine.run import ENGINES
+from recon.sample import ACCOUNTS_FILE, CONTACTS_FILE
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+INPUTS = ["--dynamics", str(SAMPLE / CONTACTS_FILE), "--strivacity", str(SAMPLE / ACCOUNTS_FILE)]
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_the_parser_offers_every_engine() -> None:
+    assert ENGINE_CHOICES == ENGINES
+
+
+def test_duckdb_from_the_cli_writes_the_same_run_folder(tmp_path: Path) -> None:
+    assert main(["reconcile", *INPUTS, "--out", str(tmp_path / "numpy")]) == 0
+    spill = tmp_path / "spill"
+    assert main(["reconcile", *INPUTS, "--out", str(tmp_path / "duckdb"), "--engine", "duckdb",
+                 "--memory-limit", "256MB", "--temp-dir", str(spill)]) == 0
+    default, duckdb = files(tmp_path / "numpy"), files(tmp_path / "duckdb")
+    assert "summary.json" in default and len(default) >= 10
+    assert default == duckdb
+    # DuckDB ran: it made --temp-dir, and its own spill folder inside is gone again.
+    assert spill.is_dir() and not any(spill.iterdir())
+
+
+@pytest.mark.parametrize("extra", [["--memory-limit", "1GB"], ["--temp-dir", "spill"]])
+def test_duckdb_settings_without_the_duckdb_engine_are_refused(
+        tmp_path: Path, extra: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reconcile", *INPUTS, "--out", str(tmp_path / "run"), *extra]) == 2
+    assert "--engine duckdb" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_a_memory_limit_duckdb_cannot_read_is_a_sentence(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["reconcile", *INPUTS, "--out", str(tmp_path / "run"), "--engine", "duckdb",
+                 "--memory-limit", "lots"])
+    err = capsys.readouterr().err
+    assert code == 2 and "lots" in err and "Traceback" not in err
+
+
+def test_the_python_api_refuses_duckdb_settings_for_the_default_engine() -> None:
+    import recon
+    from recon.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="engine='duckdb'"):
+        recon.reconcile(recon.read_dynamics(SAMPLE / CONTACTS_FILE),
+                        recon.read_strivacity(SAMPLE / ACCOUNTS_FILE), memory_limit="1GB")
