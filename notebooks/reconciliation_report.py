@@ -31,6 +31,9 @@ run_dir: str = ""  # folder to write the run files into; empty: a scratch folder
 runs_dir: str = ""  # folder of earlier runs for the history; empty: the project's data/runs
 examples: int = 5  # example rows shown per table
 allow_empty: bool = False  # accept a side with zero records (refused by default)
+engine: str = "numpy"  # which engine reconciles: "numpy" (default) or "duckdb"; same results
+memory_limit: str = ""  # with engine "duckdb": e.g. "4GB"; empty: DuckDB's default
+temp_dir: str = ""  # with engine "duckdb": where it spills; empty: the system's temporary folder
 
 # %%
 from datetime import UTC, datetime
@@ -44,7 +47,9 @@ field_map = load_fields(fields_path or None)
 read_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 dynamics, strivacity = rr.load_sides(source, dynamics_path, strivacity_path, field_map,
                                      allow_empty)
-run = rr.save_run(reconcile(dynamics, strivacity, field_map), dynamics, strivacity, run_dir)
+result = reconcile(dynamics, strivacity, field_map, engine=engine,
+                   memory_limit=memory_limit or None, temp_dir=temp_dir or None)
+run = rr.save_run(result, dynamics, strivacity, run_dir)
 rt.source_note(source, dynamics_path, strivacity_path, source_name, run.path, read_at)
 
 # %% [markdown]

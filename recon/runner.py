@@ -87,6 +87,9 @@ class ReportOptions:
     notebook: Path = NOTEBOOK
     cell_timeout: int = 3600
     allow_empty: bool = False
+    engine: str = "numpy"  # recon.engine.ENGINES; memory_limit and temp_dir are DuckDB's
+    memory_limit: str | None = None
+    temp_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,26 @@ def notebook_parameters(options: ReportOptions) -> dict[str, Any]:
     params: dict[str, Any] = {"source": source, **options.parameters}
     if options.allow_empty:
         params["allow_empty"] = True
+    params.update(_engine_parameters(options))
     if options.dynamics:
         params["dynamics_path"] = str(Path(options.dynamics).resolve())
     if options.strivacity:
         params["strivacity_path"] = str(Path(options.strivacity).resolve())
     _refuse_secrets(params)
     _refuse_unknown(params, options.notebook)
+    return params
+
+
+def _engine_parameters(options: ReportOptions) -> dict[str, Any]:
+    """The engine's notebook parameters; DuckDB's settings without DuckDB are refused."""
+    if options.engine != "duckdb" and (options.memory_limit or options.temp_dir):
+        raise ConfigError("--memory-limit and --temp-dir are for --engine duckdb; add "
+                          "--engine duckdb, or leave them out.")
+    params: dict[str, Any] = {"engine": options.engine} if options.engine != "numpy" else {}
+    if options.memory_limit:
+        params["memory_limit"] = options.memory_limit
+    if options.temp_dir:
+        params["temp_dir"] = str(Path(options.temp_dir).resolve())
     return params
 
 
@@ -330,13 +347,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "summary.json, or a side's match_rate from 0 to 1; repeatable)")
     parser.add_argument("--allow-empty", action="store_true",
                         help="accept a side with zero records (refused by default)")
+    parser.add_argument("--engine", choices=("numpy", "duckdb"), default="numpy",
+                        help="which engine reconciles; both give the same run folder "
+                             "(default numpy; README: Engines)")
+    parser.add_argument("--memory-limit", default=None, metavar="SIZE",
+                        help="with --engine duckdb: the memory DuckDB may use, e.g. 4GB")
+    parser.add_argument("--temp-dir", type=output_folder, default=None, metavar="DIR",
+                        help="with --engine duckdb: where it spills past the limit")
 
 
 def options_from_args(args: argparse.Namespace) -> ReportOptions:
     """ReportOptions from parsed ``recon report`` arguments."""
     return ReportOptions(source=args.source, dynamics=args.dynamics, strivacity=args.strivacity,
                          runs_dir=args.runs_dir, label=args.label, fail_on=tuple(args.fail_on),
-                         allow_empty=args.allow_empty)
+                         allow_empty=args.allow_empty, engine=args.engine,
+                         memory_limit=args.memory_limit, temp_dir=args.temp_dir)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

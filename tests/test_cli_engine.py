@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,28 @@ def test_the_python_api_refuses_duckdb_settings_for_the_default_engine() -> None
     with pytest.raises(ConfigError, match="engine='duckdb'"):
         recon.reconcile(recon.read_dynamics(SAMPLE / CONTACTS_FILE),
                         recon.read_strivacity(SAMPLE / ACCOUNTS_FILE), memory_limit="1GB")
+
+
+def test_the_report_runs_on_duckdb_with_the_same_summary(tmp_path: Path) -> None:
+    from recon.runner import ReportOptions, run_report
+
+    runs = {}
+    for engine in ENGINES:
+        spill = tmp_path / "spill" if engine == "duckdb" else None  # DuckDB makes it
+        outcome = run_report(ReportOptions(source="sample", runs_dir=tmp_path / engine,
+                                           engine=engine, temp_dir=spill))
+        assert outcome.exit_code == 0, outcome.error
+        runs[engine] = outcome
+    params = json.loads((runs["duckdb"].run_dir / "run.json").read_text(encoding="utf-8"))
+    assert params["parameters"]["engine"] == "duckdb" and (tmp_path / "spill").is_dir()
+    assert runs["duckdb"].summary == runs["numpy"].summary
+    for name in ("matches.csv", "drift.csv", "review.csv", "batches/update_strivacity.ndjson"):
+        assert (runs["duckdb"].run_dir / name).read_bytes() == \
+            (runs["numpy"].run_dir / name).read_bytes()
+
+
+def test_the_report_refuses_duckdb_settings_without_duckdb(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--runs-dir", str(tmp_path / "runs"), "--memory-limit", "1GB"]) == 2
+    assert "--engine duckdb" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
