@@ -38,6 +38,7 @@ from recon.errors import (
 from recon.errors import report as report_error
 from recon.kernels import interruptible, kernel_manager_class, stop_kernels
 from recon.private import private_dir, private_tree
+from recon.provenance import utc_text
 from recon.resources import notebook
 from recon.runfolder import (
     REPORT_HTML,
@@ -323,7 +324,7 @@ def _write_run_json(outcome: RunOutcome, params: Mapping[str, Any],
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_text(datetime.now(UTC))
 
 
 # ---------------------------------------------------------------- the `recon report` command

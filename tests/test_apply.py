@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from recon.api import reconcile_files
 from recon.apply import ApplyOptions, apply_run, main_apply, record_source
 from recon.apply.api import scope_of, target_tenant
 from recon.apply.dynamics import same
@@ -26,39 +23,11 @@ from recon.emulator import Emulator, Faults
 from recon.engine import reconcile
 from recon.errors import ConfigError
 from recon.retry import NO_WAIT
-from recon.sample import ACCOUNTS_FILE, CONTACTS_FILE, generate
 from recon.strivacity.pull import pull_strivacity
 
 #: max_changes: the seed's Strivacity plan (156 changes for 300 accounts) is above the default
 #: blast-radius limit of 100, which tests of their own cover.
 FAST = {"retry": NO_WAIT, "poll_interval": 0.01, "rate": 1000.0, "max_changes": 1000}
-
-
-@pytest.fixture(scope="module")
-def seed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A 300-contact sample tenant and its reconciled run folder (read-only; tests copy it)."""
-    base = tmp_path_factory.mktemp("apply-seed")
-    sample = generate(base / "sample", contacts=300, seed=11)
-    reconcile_files(sample / CONTACTS_FILE, sample / ACCOUNTS_FILE, base / "run")
-    return sample, base / "run"
-
-
-@pytest.fixture
-def emu(seed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    sample, _ = seed
-    with Emulator(dynamics=sample / CONTACTS_FILE, strivacity=sample / ACCOUNTS_FILE) as emulator:
-        for name, value in emulator.env().items():
-            monkeypatch.setenv(name, value)
-        yield emulator
-
-
-@pytest.fixture
-def run(seed: tuple[Path, Path], emu: Emulator, tmp_path: Path) -> Path:
-    """A fresh copy of the run folder, recording the emulator as its source."""
-    folder = Path(shutil.copytree(seed[1], tmp_path / "run"))
-    record_source(folder, dataverse_url=emu.info["dataverse_url"],
-                  strivacity_url=emu.info["strivacity_url"])
-    return folder
 
 
 def apply(run_dir: Path, target: str, **options: Any) -> Any:

@@ -6,54 +6,25 @@ against the emulator on loopback."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from recon.api import reconcile_files
-from recon.apply import ApplyOptions, apply_run, main_apply, record_source
+from recon.apply import ApplyOptions, apply_run, main_apply
 from recon.apply.journal import read_journal
 from recon.apply.plan import operations
 from recon.apply.strivacity import holds
 from recon.emulator import Emulator
 from recon.errors import HttpError
 from recon.retry import NO_WAIT
-from recon.sample import ACCOUNTS_FILE, CONTACTS_FILE, generate
 
 FAST = {"retry": NO_WAIT, "poll_interval": 0.01, "rate": 1000.0}
 UPDATES = "update_strivacity"
 FOUND = "found applied after a restart: the bulk job had been accepted"
-
-
-@pytest.fixture(scope="module")
-def seed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("once-seed")
-    sample = generate(base / "sample", contacts=300, seed=11)
-    reconcile_files(sample / CONTACTS_FILE, sample / ACCOUNTS_FILE, base / "run")
-    return sample, base / "run"
-
-
-@pytest.fixture
-def emu(seed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    sample, _ = seed
-    with Emulator(dynamics=sample / CONTACTS_FILE, strivacity=sample / ACCOUNTS_FILE) as emulator:
-        for name, value in emulator.env().items():
-            monkeypatch.setenv(name, value)
-        yield emulator
-
-
-@pytest.fixture
-def run(seed: tuple[Path, Path], emu: Emulator, tmp_path: Path) -> Path:
-    folder = Path(shutil.copytree(seed[1], tmp_path / "run"))
-    record_source(folder, dataverse_url=emu.info["dataverse_url"],
-                  strivacity_url=emu.info["strivacity_url"])
-    return folder
 
 
 def apply(run_dir: Path, **options: Any) -> Any:
