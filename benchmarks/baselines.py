@@ -1,6 +1,6 @@
 """The hand-rolled reconciliations recon is measured against, each run as its own process.
 
-    python benchmarks/baselines.py pandas|datacompy|duckdb DYNAMICS.csv STRIVACITY.ndjson OUT_DIR
+    python benchmarks/baselines.py pandas|datacompy|duckdb DYNAMICS.csv STRIVACITY.ndjson|.csv OUT
 
 Each one does what a careful analyst would write without recon: load both exports, key on the
 lower-cased, trimmed primary email, full outer join, compare the mapped fields pair by pair and
@@ -32,11 +32,18 @@ FIELDS = [
 
 
 def _flat_accounts(path: str) -> pd.DataFrame:
-    """Accounts flattened to dotted columns with pyarrow's reader (the fastest route in pandas)."""
-    table = pajson.read_json(path)
-    while any(pa.types.is_struct(f.type) for f in table.schema):
-        table = table.flatten()
-    flat = table.to_pandas(types_mapper=pd.ArrowDtype)
+    """Accounts flattened to dotted columns with pyarrow's reader (the fastest route in pandas).
+
+    A CSV export already has dotted headers; NDJSON's nested objects are flattened.
+    """
+    if path.endswith(".csv"):
+        flat = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+        flat = flat.replace("", None).astype("string[pyarrow]")
+    else:
+        table = pajson.read_json(path)
+        while any(pa.types.is_struct(f.type) for f in table.schema):
+            table = table.flatten()
+        flat = table.to_pandas(types_mapper=pd.ArrowDtype)
     out = pd.DataFrame({"strivacity_id": flat["id"]})
     email = flat.get("accountInfo.emails.primaryEmail")
     out["email"] = email.fillna(flat["identities.email.id"]) if email is not None \
@@ -97,7 +104,13 @@ def run_duckdb(dyn: str, stv: str, out: Path) -> None:
 
     con = duckdb.connect()
     con.execute(f"create view d as select * from read_csv('{dyn}', all_varchar=true)")
-    con.execute(f"create view s as select * from read_json('{stv}', format='newline_delimited')")
+    flat = stv.endswith(".csv")
+    reader = (f"read_csv('{stv}', all_varchar=true)" if flat
+              else f"read_json('{stv}', format='newline_delimited')")
+    con.execute(f"create view s as select * from {reader}")
+
+    def column(dotted: str) -> str:  # a CSV export's dotted header, or the NDJSON struct path
+        return f's."{dotted}"' if flat else "s." + ".".join(f'"{p}"' for p in dotted.split("."))
 
     def binds(expr: str) -> bool:
         try:
@@ -108,15 +121,14 @@ def run_duckdb(dyn: str, stv: str, out: Path) -> None:
 
     def sv(name: str, attr: str | None) -> str:
         if attr is None:
-            return "s.identities.phone.id"
-        path = ".".join(f'"{p}"' for p in attr.split("."))
-        found = [e for e in (f"s.accountInfo.{path}", f"s.identities.local.metadata.{path}")
-                 if binds(e)]
+            return column("identities.phone.id")
+        found = [e for e in (column(f"accountInfo.{attr}"),
+                             column(f"identities.local.metadata.{attr}")) if binds(e)]
         return f"coalesce({', '.join(found)})" if found else "NULL"
 
     select = ", ".join(f"d.{col} as {name}_d, {sv(name, attr)} as {name}_s"
                        for name, col, attr in FIELDS)
-    email_s = f"coalesce({sv('email', 'emails.primaryEmail')}, s.identities.email.id)"
+    email_s = f"coalesce({sv('email', 'emails.primaryEmail')}, {column('identities.email.id')})"
     con.execute(f"""create table j as
         select coalesce(dk, sk) as email_key, d.contactid, s.id as strivacity_id, {select}
         from (select *, lower(trim(emailaddress1)) as dk from d) d
