@@ -7,6 +7,8 @@
     │   └── AuthError     4  a token could not be had, or the service refused it
     ├── JobFailed         1  a notebook cell raised, or some apply operations failed
     ├── ThresholdExceeded 3  a --fail-on threshold held (everything was written)
+    ├── RunBusy           5  another apply holds the run folder's lock
+    ├── LimitReached      6  the engine ran out of memory or of spill disk (nothing written)
     └── Interrupted     130  Ctrl-C or SIGINT
 
 Each class carries its ``exit_code`` and what it ``means``: the CLI's one handler
@@ -112,6 +114,14 @@ class RunBusy(ReconError):
         super().__init__(message)
 
 
+class LimitReached(ReconError):
+    """The engine met a limit of this machine: its memory limit, or the disk it spills to."""
+
+    exit_code = 6
+    means = ("the engine ran out of memory or of disk to spill to (no run folder was written): "
+             "raise `--memory-limit`, or give `--temp-dir` on a disk with more free space")
+
+
 class Interrupted(ReconError):
     """The user interrupted recon (Ctrl-C, SIGINT)."""
 
@@ -122,7 +132,7 @@ class Interrupted(ReconError):
 #: Every error class, root first: the registry the handler, the runner and the README use.
 ERRORS: tuple[type[ReconError], ...] = (ReconError, InputError, ConfigError, HttpError,
                                         AuthError, JobFailed, ThresholdExceeded, RunBusy,
-                                        Interrupted)
+                                        LimitReached, Interrupted)
 
 
 def error_class(name: str | None) -> type[ReconError] | None:

@@ -137,7 +137,7 @@ def test_a_low_memory_limit_spills_and_gives_the_same_result(tmp_path: Path) -> 
 
 
 def test_a_memory_limit_too_low_is_a_clear_error(sample) -> None:
-    with pytest.raises(ReconError, match="Raise the memory limit") as caught:
+    with pytest.raises(ReconError, match="Raise --memory-limit") as caught:
         sql_reconcile(*sample, memory_limit="1MB")
     assert "in step" in str(caught.value)
     with pytest.raises(ConfigError, match="e.g. 4GB"):

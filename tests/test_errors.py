@@ -16,6 +16,7 @@ from recon.errors import (
     InputError,
     Interrupted,
     JobFailed,
+    LimitReached,
     ReconError,
     RunBusy,
     ThresholdExceeded,
@@ -30,7 +31,8 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 #: The documented contract, written out once more on purpose: changing a class's code must
 #: fail here (and in the README check), not pass silently.
 DOCUMENTED = {ReconError: 1, JobFailed: 1, InputError: 2, ConfigError: 2, ThresholdExceeded: 3,
-              HttpError: 4, AuthError: 4, RunBusy: 5, Interrupted: 130}
+              HttpError: 4, AuthError: 4, RunBusy: 5, LimitReached: 6,
+              Interrupted: 130}
 
 
 @pytest.mark.parametrize("cls", ERRORS, ids=lambda c: c.__name__)
@@ -51,7 +53,7 @@ def test_the_readme_exit_code_table_is_the_generated_one() -> None:
     assert table in README, ("README.md's exit-code table differs from the error classes; paste "
                              f"recon.errors.exit_code_table():\n{table}")
     documented = re.findall(r"^\| (\d+) \|", table, flags=re.MULTILINE)
-    assert [int(c) for c in documented] == [0, 1, 2, 3, 4, 5, 130] == list(exit_codes())
+    assert [int(c) for c in documented] == [0, 1, 2, 3, 4, 5, 6, 130] == list(exit_codes())
 
 
 @pytest.mark.parametrize(("error", "code"), [

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from recon.engine.sql.dialect import DUCKDB
 from recon.engine.sql.pipeline import Pipeline
-from recon.errors import ConfigError, ReconError
+from recon.errors import ConfigError, LimitReached
 from recon.private import private_dir
 
 
@@ -28,7 +28,7 @@ class DuckDB:
     dialect = DUCKDB
 
     def __init__(self, memory_limit: str | None = None, temp_dir: str | Path | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, temp_limit: str | None = None) -> None:
         if temp_dir:  # created if missing; a folder the user already has is left as it is
             private_dir(temp_dir, narrow=False)
         self._spill = Path(tempfile.mkdtemp(prefix="recon-duckdb-",
@@ -40,6 +40,8 @@ class DuckDB:
             config["memory_limit"] = memory_limit
         if threads:
             config["threads"] = threads
+        if temp_limit:  # at most this much spilled; by default, the disk's free space
+            config["max_temp_directory_size"] = temp_limit
         self.memory_limit = memory_limit
         try:
             self.con = duckdb.connect(":memory:", config=config)
@@ -77,8 +79,11 @@ class DuckDB:
         """A query's result as an Arrow table."""
         try:
             return self.con.sql(sql).to_arrow_table()
-        except duckdb.OutOfMemoryException as exc:
-            raise self._memory(exc, "reading a result") from exc
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            limit = self._limit(exc, "reading a result")
+            if limit is None:
+                raise
+            raise limit from exc
 
     def spilled_bytes(self) -> int:
         """Bytes DuckDB holds in its temporary files now (0: nothing spilled)."""
@@ -94,13 +99,27 @@ class DuckDB:
     def _execute(self, sql: str, name: str) -> None:
         try:
             self.con.execute(sql)
-        except duckdb.OutOfMemoryException as exc:
-            raise self._memory(exc, name) from exc
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            limit = self._limit(exc, name)
+            if limit is None:
+                raise
+            raise limit from exc
         except duckdb.Error as exc:  # a bug in a step: say which
             raise RuntimeError(f"step {name!r} failed: {exc}\n{sql}") from exc
 
-    def _memory(self, exc: Exception, where: str) -> ReconError:
-        first = str(exc).splitlines()[0]
-        return ReconError(f"DuckDB ran out of memory under memory_limit={self.memory_limit!r} "
-                          f"in step {where!r} ({first}). Raise the memory limit, or give a "
-                          "temp_dir on a disk with more free space so DuckDB can spill to it.")
+    def _limit(self, exc: Exception, where: str) -> LimitReached | None:
+        """Running out of memory or of spill disk as ``LimitReached`` with the fix; None for
+        any other I/O failure, which is not a limit."""
+        text = str(exc)
+        first = text.splitlines()[0]
+        if "max_temp_directory_size" in text or "No space left" in text:
+            return LimitReached(
+                f"DuckDB ran out of disk to spill to in {self._spill.parent} in step {where!r} "
+                f"({first}). Give --temp-dir (temp_dir=) on a disk with more free space, or "
+                "raise --memory-limit so that less is spilled.")
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return LimitReached(
+                f"DuckDB ran out of memory under memory_limit={self.memory_limit!r} in step "
+                f"{where!r} ({first}). Raise --memory-limit (memory_limit=), or give "
+                "--temp-dir (temp_dir=) on a disk with more free space so DuckDB can spill.")
+        return None
