@@ -1,6 +1,7 @@
 """Time `recon reconcile` (load -> run folder) against hand-rolled baselines in the same run.
 
     python benchmarks/reconcile_bench.py [--contacts 1000000] [--runs 3] [--only recon,duckdb]
+                                         [--engine numpy|duckdb]
 
 Generates (once, cached under benchmarks/out/) a tenant of N contacts and N accounts with 90%
 overlap, 5% drift and 1% duplicate emails per side, then runs each contender as its own process,
@@ -33,10 +34,10 @@ def ensure_data(contacts: int, seed: int) -> Path:
     return folder
 
 
-def contenders(data: Path, out: Path) -> dict[str, list[str]]:
+def contenders(data: Path, out: Path, engine: str | None = None) -> dict[str, list[str]]:
     dyn, stv = str(data / "dynamics_contacts.csv"), str(data / "strivacity_accounts.ndjson")
     recon = [PY, "-m", "recon.cli", "reconcile", "--dynamics", dyn, "--strivacity", stv,
-             "--out", str(out / "recon")]
+             "--out", str(out / "recon"), *(["--engine", engine] if engine else [])]
     base = [PY, str(HERE / "baselines.py")]
     return {"recon": recon,
             **{name: [*base, name, dyn, stv, str(out / name)]
@@ -49,10 +50,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default="recon,duckdb,pandas,datacompy")
+    parser.add_argument("--engine", choices=("numpy", "duckdb"),
+                        help="recon's engine (recon reconcile --engine); default: recon's own")
     args = parser.parse_args()
     data = ensure_data(args.contacts, args.seed)
     out = HERE / "out" / "runs"
-    chosen = {k: v for k, v in contenders(data, out).items() if k in args.only.split(",")}
+    chosen = {k: v for k, v in contenders(data, out, args.engine).items()
+              if k in args.only.split(",")}
     figures: dict[str, list[tuple[float, float]]] = {name: [] for name in chosen}
     for run in range(args.runs):
         for name, argv in chosen.items():

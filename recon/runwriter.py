@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, Queue
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import numpy as np
@@ -104,14 +106,13 @@ def write_run_folder(summary: Mapping[str, Any], sources: Mapping[str, Source],
     (folder / SUMMARY_FILE).unlink(missing_ok=True)  # not finished until the end
     batches = private_dir(folder / BATCHES_DIR)
     for name, table in TABLES.items():
-        rows = sources[table.attribute](chunk)
-        with _files(folder / name) as (out,):
+        with _files(folder / name) as (out,), _ahead(sources[table.attribute](chunk)) as rows:
             _csv(out, name, table.columns, rows.chunks,
                  safe_cells if table.people else import_cells)
     for name, batch in BATCHES.items():
         paths = [batches / batch.file, *([batches / batch.csv] if batch.csv else [])]
-        with _files(*paths) as outs:
-            _batch(name, sources[name](chunk), dict(zip(paths, outs, strict=True)))
+        with _files(*paths) as outs, _ahead(sources[name](chunk)) as rows:
+            _batch(name, rows, dict(zip(paths, outs, strict=True)))
     text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
     write_private_text(folder / SUMMARY_FILE, text)
     return private_tree(folder)
@@ -130,6 +131,45 @@ class _files(ExitStack):
         temps = [self.enter_context(atomic_path(path)) for path in self._paths]
         return tuple(self.enter_context(open(temp, "wb", opener=private_opener))
                      for temp in temps)
+
+
+@contextmanager
+def _ahead(rows: Rows, depth: int = 2) -> Iterator[Rows]:
+    """``rows`` whose next chunks a worker thread reads while this one is encoded: the engine
+    fetches and pyarrow encodes side by side (both release the GIL). At most ``depth`` chunks
+    wait; leaving the block stops the worker and waits for it."""
+    waiting: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for part in rows.chunks:
+                if stop.is_set():
+                    return
+                waiting.put(("chunk", part))
+            waiting.put(("end", None))
+        except BaseException as exc:  # handed to the writer, which raises it
+            waiting.put(("error", exc))
+
+    def chunks() -> Iterator[pa.Table]:
+        while True:
+            kind, item = waiting.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+
+    worker = threading.Thread(target=read, name="recon-rows", daemon=True)
+    worker.start()
+    try:
+        yield Rows(rows.columns, chunks())
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a worker waiting to hand over a chunk
+            with suppress(Empty):
+                waiting.get(timeout=0.05)
+        worker.join()
 
 
 def _csv(out: BinaryIO, where: str, columns: tuple[str, ...], chunks: Iterable[pa.Table],

@@ -266,8 +266,7 @@ def test_the_job_writes_private_files_and_a_lazy_result(tmp_path: Path) -> None:
                                    SAMPLE / "strivacity_accounts.ndjson", tmp_path / "lazy",
                                    engine=DUCKDB)
     assert lazy.folder == folder and lazy.summary == eager.summary
-    assert lazy._frames == {}  # nothing read until asked for
-    for root, dirs, files in os.walk(folder):
+    for root, _, files in os.walk(folder):
         assert os.stat(root).st_mode & 0o777 == 0o700
         assert all(os.stat(Path(root) / f).st_mode & 0o777 == 0o600 for f in files)
     for name in ("matches", "duplicates", "drift", "review", "problems"):
@@ -277,6 +276,12 @@ def test_the_job_writes_private_files_and_a_lazy_result(tmp_path: Path) -> None:
     with pytest.raises(recon.ReconError, match="holds no per-record buckets"):
         _ = lazy.buckets
     assert _files(lazy.write(tmp_path / "copy")) == _files(folder)
+    # Tables are read when first asked for, not before.
+    (tmp_path / "copy" / "drift.csv").unlink()
+    other = recon.Reconciliation.of_folder(tmp_path / "copy", lazy.summary)
+    assert other.summary == lazy.summary and len(other.matches) == len(eager.matches)
+    with pytest.raises(FileNotFoundError):
+        _ = other.drift
 
 
 def test_the_lazy_frames_show_values_without_the_spreadsheet_guard(tmp_path: Path) -> None:
