@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recon.engine.lines import TEXTS
+from recon.errors import ReconError
 from recon.outputs import Cells, csv_header, csv_lines, import_cells, safe_cells
 from recon.private import (
     atomic_path,
@@ -106,19 +107,32 @@ def write_run_folder(summary: Mapping[str, Any], sources: Mapping[str, Source],
     (folder / SUMMARY_FILE).unlink(missing_ok=True)  # not finished until the end
     batches = private_dir(folder / BATCHES_DIR)
     for name, table in TABLES.items():
-        with _files(folder / name) as (out,), _ahead(sources[table.attribute](chunk)) as rows:
+        with _disk(folder / name), _Files(folder / name) as (out,), \
+                _ahead(sources[table.attribute](chunk)) as rows:
             _csv(out, name, table.columns, rows.chunks,
                  safe_cells if table.people else import_cells)
     for name, batch in BATCHES.items():
         paths = [batches / batch.file, *([batches / batch.csv] if batch.csv else [])]
-        with _files(*paths) as outs, _ahead(sources[name](chunk)) as rows:
+        with _disk(paths[0]), _Files(*paths) as outs, _ahead(sources[name](chunk)) as rows:
             _batch(name, rows, dict(zip(paths, outs, strict=True)))
     text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
-    write_private_text(folder / SUMMARY_FILE, text)
+    with _disk(folder / SUMMARY_FILE):
+        write_private_text(folder / SUMMARY_FILE, text)
     return private_tree(folder)
 
 
-class _files(ExitStack):
+@contextmanager
+def _disk(path: Path) -> Iterator[None]:
+    """A file system error while writing ``path`` as a sentence with the fix."""
+    try:
+        yield
+    except OSError as exc:
+        raise ReconError(f"{path} could not be written ({exc.strerror or exc}). Free disk "
+                         "space, or write the run folder where you can (--out); this one has "
+                         "no summary.json, so nothing takes it as finished.") from exc
+
+
+class _Files(ExitStack):
     """Files opened for writing under hidden temporary names, each renamed over its target
     only when the block succeeds (``recon.private.atomic_path``)."""
 
@@ -251,7 +265,7 @@ def copy_run_folder(source: Path, folder: str | Path) -> Path:
 
 def write_texts(lines: pa.Array, path: str | Path) -> Path:
     """Write encoded JSON lines (NDJSON/JSONL), UTF-8, atomically; no lines: an empty file."""
-    with _files(Path(path)) as (out,):
+    with _Files(Path(path)) as (out,):
         _write_lines(out, Path(path).name, lines)
     return Path(path)
 
@@ -260,7 +274,7 @@ def write_frame_csv(frame: pd.DataFrame, path: str | Path, *, people: bool = Tru
                     chunk: int = CHUNK) -> Path:
     """Write ``frame`` as a CSV for people (``safe_cells``) or a system import (exact)."""
     rows = frame_source(frame)(chunk)
-    with _files(Path(path)) as (out,):
+    with _Files(Path(path)) as (out,):
         _csv(out, Path(path).name, rows.columns, rows.chunks,
              safe_cells if people else import_cells)
     return Path(path)

@@ -220,6 +220,16 @@ def test_a_failed_write_leaves_no_finished_looking_folder(sample, tmp_path: Path
     assert result.write(folder) == folder and (folder / SUMMARY_FILE).is_file()
 
 
+def test_a_file_that_cannot_be_written_is_a_sentence_with_the_fix(sample, tmp_path: Path) -> None:
+    result = recon.reconcile(sample[0].iloc[:50], sample[1].iloc[:50])
+    folder = result.write(tmp_path / "run")
+    (folder / "review.csv").unlink()
+    (folder / "review.csv").mkdir()  # a rename over a folder fails with an OSError
+    with pytest.raises(recon.ReconError, match=r"review\.csv could not be written .* Free disk"):
+        result.write(folder)
+    assert not (folder / SUMMARY_FILE).exists()
+
+
 _KILLED = """
 import sys
 from pathlib import Path
