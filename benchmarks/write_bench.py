@@ -1,11 +1,15 @@
-"""Time writing the run folder (`recon.outputs.write_run`) alone, without loading or reconciling.
+"""Time writing the run folder alone, without loading or reconciling.
 
-    python benchmarks/write_bench.py [--contacts 1000000] [--runs 3] [--rebuild]
+    python benchmarks/write_bench.py [--contacts 1000000] [--runs 3] [--rebuild] [--source plan]
 
-The Reconciliation of the reconcile benchmark's tenant is built once and cached as a pickle under
-benchmarks/out/ (`--rebuild` builds it again, e.g. after the engine changed). Each run is its own
-process: it unpickles the result, times `write_run` into benchmarks/out/runs/write/, and reports
-the seconds, the peak RSS before writing (the result alone) and the peak RSS of the whole process.
+`--source frames` (the default): the Reconciliation of the reconcile benchmark's tenant is built
+once and cached as a pickle under benchmarks/out/ (`--rebuild` builds it again, e.g. after the
+engine changed); each run unpickles it and times `result.write` (a notebook's path: the result's
+pandas frames through `recon.runwriter`). `--source plan`: each run loads the tenant into DuckDB
+and runs the plan untimed, then times streaming the run folder out of DuckDB's tables (what
+`recon reconcile --engine duckdb` does). Each run is its own process, writing into
+benchmarks/out/runs/write/; it reports the seconds, the peak RSS before writing and the peak RSS
+of the whole process.
 """
 
 from __future__ import annotations
@@ -48,15 +52,36 @@ def cached_result(contacts: int, seed: int, rebuild: bool) -> Path:
 
 def child(cache: Path) -> int:
     """One timed write: prints {"seconds", "before_mib", "peak_mib"} as JSON."""
-    from recon.outputs import write_run
-
     with cache.open("rb") as f:
         result = pickle.load(f)
     before = _peak_mib()
     shutil.rmtree(OUT, ignore_errors=True)
     start = time.perf_counter()
-    write_run(result, OUT)
+    result.write(OUT)
     seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "before_mib": before, "peak_mib": _peak_mib()}))
+    return 0
+
+
+def plan_child(data: Path) -> int:
+    """One timed write streamed from DuckDB's tables (the plan is run untimed first)."""
+    from recon.engine.sql import frames
+    from recon.engine.sql.duckdb_engine import DuckDB
+    from recon.engine.sql.job import Exports, plan_sources, register_inputs
+    from recon.engine.sql.run import run_steps
+    from recon.fields import DEFAULT_FIELDS
+    from recon.runwriter import write_run_folder
+
+    exports = Exports(data / "dynamics_contacts.csv", data / "strivacity_accounts.ndjson")
+    with DuckDB() as db:
+        register_inputs(db, exports, DEFAULT_FIELDS)
+        run_steps(db, DEFAULT_FIELDS)
+        summary = frames.summary(db, DEFAULT_FIELDS)
+        before = _peak_mib()
+        shutil.rmtree(OUT, ignore_errors=True)
+        start = time.perf_counter()
+        write_run_folder(summary, plan_sources(db, DEFAULT_FIELDS), OUT)
+        seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "before_mib": before, "peak_mib": _peak_mib()}))
     return 0
 
@@ -67,21 +92,29 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--source", choices=("frames", "plan"), default="frames")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--plan-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child)
-    cache = cached_result(args.contacts, args.seed, args.rebuild)
+    if args.plan_child:
+        return plan_child(args.plan_child)
+    if args.source == "plan":
+        from reconcile_bench import ensure_data
+        job = ["--plan-child", str(ensure_data(args.contacts, args.seed))]
+    else:
+        job = ["--child", str(cached_result(args.contacts, args.seed, args.rebuild))]
     runs = []
     for run in range(args.runs):
-        done = subprocess.run([sys.executable, __file__, "--child", str(cache)],
+        done = subprocess.run([sys.executable, __file__, *job],
                               capture_output=True, text=True, check=True)
         runs.append(json.loads(done.stdout.splitlines()[-1]))
         r = runs[-1]
-        print(f"run {run + 1}/{args.runs}  write_run {r['seconds']:6.2f} s  "
+        print(f"run {run + 1}/{args.runs}  write {r['seconds']:6.2f} s  "
               f"RSS before {r['before_mib']:6.0f} MiB  peak {r['peak_mib']:6.0f} MiB", flush=True)
     median = statistics.median(r["seconds"] for r in runs)
-    print(f"\n{args.contacts:,} per side: write_run median {median:.2f} s "
+    print(f"\n{args.contacts:,} per side ({args.source}): write median {median:.2f} s "
           f"(min {min(r['seconds'] for r in runs):.2f}, max {max(r['seconds'] for r in runs):.2f}),"
           f" peak RSS {max(r['peak_mib'] for r in runs):.0f} MiB "
           f"(result alone {max(r['before_mib'] for r in runs):.0f} MiB)")

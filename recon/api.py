@@ -127,15 +127,24 @@ def reconcile_files(dynamics: str | Path, strivacity: str | Path, out: str | Pat
     Where the files were pulled by ``recon pull``, the tenants and times they record go into
     the run folder's ``source.json`` (for apply's guards). A side with zero records is an
     ``InputError`` unless ``allow_empty``; ``formats`` (side: format) overrides extensions;
-    ``engine`` picks the engine and its memory limit (default: today's engine).
+    ``engine`` picks the engine and its memory limit (default: today's engine). On DuckDB the
+    run folder is streamed out of the engine and the result's frames load from it when first
+    asked for (``Reconciliation.of_folder``): a large run holds no result frame.
     """
     field_map = load_fields(fields)
     pulled = pulled_from(dynamics, strivacity)
     engine = engine or EngineOptions()
-    # The loaded frames are let go once reconciled: writing needs only the result.
-    result = reconcile(*read_both(dynamics, strivacity, field_map, allow_empty, formats),
-                       field_map, engine=engine.name, memory_limit=engine.memory_limit,
-                       temp_dir=engine.temp_dir)
-    folder = result.write(out)
+    if engine.name == "duckdb":  # the whole job in DuckDB: the result's frames stay on disk
+        from recon.engine.sql.job import Exports, reconcile_to_folder
+        result = reconcile_to_folder(Exports(dynamics, strivacity, allow_empty, formats),
+                                     field_map, out, memory_limit=engine.memory_limit,
+                                     temp_dir=engine.temp_dir)
+        folder = result.folder or Path(out)
+    else:
+        # The loaded frames are let go once reconciled: writing needs only the result.
+        result = reconcile(*read_both(dynamics, strivacity, field_map, allow_empty, formats),
+                           field_map, engine=engine.name, memory_limit=engine.memory_limit,
+                           temp_dir=engine.temp_dir)
+        folder = result.write(out)
     record_files_source(folder, pulled, {"dynamics": dynamics, "strivacity": strivacity})
     return result, folder

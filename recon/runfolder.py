@@ -1,8 +1,8 @@
 """The run folder's contract (DESIGN §7): every name, column and key, in one place.
 
 Scheduled jobs, spreadsheets and ``recon apply`` read run folders, so what a run folder holds
-is a contract. This module is its only spelling: the writers (``recon.outputs``, the engine),
-the readers (``recon.report``, ``recon.apply``), the checkers (``recon.runner``'s
+is a contract. This module is its only spelling: the writer (``recon.runwriter``, for every
+engine), the readers (``recon.report``, ``recon.apply``), the checkers (``recon.runner``'s
 ``--fail-on`` paths, the sample's truth) and the tests import it. A change here is a change of
 the contract; ``tests/test_runfolder.py`` pins it against a literal copy so it is deliberate.
 
@@ -18,7 +18,7 @@ A run folder holds:
   ``drift.pairs`` counts matched pairs with at least one drift row, whatever its action.
 - Five CSVs for people (``TABLES``, ``people=True``): opened in spreadsheets, so a cell that
   starts like a formula or holds digits a spreadsheet would alter is neutralised by a leading
-  ``'`` (``recon.outputs.safe_csv``).
+  ``'`` (``recon.outputs.safe_cells``).
 
   - ``matches.csv``: one row per matched pair; ``match_type`` is ``link`` or ``email``
     (``MATCH_TYPES``); the email key is the contact's, else the account's.
@@ -34,7 +34,7 @@ A run folder holds:
 
 - ``batches/``: what ``recon apply`` sends (``BATCHES``): ``migrate_to_strivacity.ndjson``
   (Strivacity create-account bodies) and its flat ``migrate_to_strivacity.csv`` for a support-run
-  import (``people=False``: cells exact, never neutralised; ``recon.outputs.import_csv``),
+  import (``people=False``: cells exact, never neutralised; ``recon.outputs.import_cells``),
   ``create_in_dynamics.jsonl`` (contact bodies), ``update_dynamics.jsonl`` (one PATCH per
   contact, with ``was`` for rollback) and ``update_strivacity.ndjson`` (bulk
   ``updatePersonalData``). Apply sends them in ``SEND_ORDER``.

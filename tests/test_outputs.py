@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from recon.engine import reconcile
 from recon.normalize import STRING
-from recon.outputs import import_cells, safe_cells, safe_csv, write_texts
+from recon.outputs import import_cells, safe_cells, safe_csv
 from recon.runfolder import BATCHES, BATCHES_DIR, SUMMARY_FILE, columns, table
+from recon.runwriter import write_texts
 
 
 def _result():
@@ -121,7 +122,7 @@ def _csv_module(frame: pd.DataFrame) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([str(c) for c in frame.columns])
-    cells = [safe_cells(frame[c]).to_pylist() for c in frame.columns]
+    cells = [safe_cells(pa.Array.from_pandas(frame[c])).to_pylist() for c in frame.columns]
     writer.writerows(zip(*cells, strict=True))
     return out.getvalue().encode("utf-8")
 
@@ -146,7 +147,7 @@ def test_write_texts_writes_one_line_each(tmp_path: Path) -> None:
     assert write_texts(pa.array(['{"a":1}', "{}"]), tmp_path / "a").read_bytes() == \
         b'{"a":1}\n{}\n'
     assert write_texts(pa.array([], pa.string()), tmp_path / "b").read_bytes() == b""
-    with pytest.raises(ValueError, match="c: line 2 has no text"):
+    with pytest.raises(ValueError, match="c: line 2 of a chunk has no text"):
         write_texts(pa.array(["{}", None]), tmp_path / "c")
 
 
@@ -195,8 +196,8 @@ def test_people_files_neutralise_formulas_and_keep_phones_as_text(tmp_path: Path
 def test_import_cells_trim_only_edge_whitespace_and_never_prefix() -> None:
     values = pd.Series([" -Smith ", "=1+2", "\u00a0Ann\u00a0", "a  b", None, "+12025550100"],
                        dtype=STRING)
-    assert import_cells(values).to_pylist() == ["-Smith", "=1+2", "Ann", "a  b", "",
-                                                "+12025550100"]
+    assert import_cells(pa.Array.from_pandas(values)).to_pylist() == [
+        "-Smith", "=1+2", "Ann", "a  b", "", "+12025550100"]
 
 
 def test_review_shows_the_offending_value_of_invalid_emails(tmp_path: Path) -> None:
@@ -249,5 +250,5 @@ def test_a_run_read_back_for_display_shows_values_not_the_spreadsheet_guard(
 def test_reading_people_cells_undoes_exactly_what_writing_added(value: str) -> None:
     from recon.outputs import read_people_cells
 
-    written = safe_cells(pd.Series([value], dtype=STRING)).to_pylist()[0]
+    written = safe_cells(pa.array([value], pa.string())).to_pylist()[0]
     assert read_people_cells(pd.Series([written], dtype="string")).iloc[0] == value

@@ -20,7 +20,7 @@ from recon.api import reconcile_files
 from recon.apply import plan
 from recon.engine import reconcile
 from recon.engine.batches import Batches
-from recon.engine.lines import LINES, TEXTS
+from recon.engine.lines import ROW_LINES, TEXTS
 from recon.fields import DEFAULT_FIELDS
 from recon.report import open_run
 from recon.runner import DERIVED, SUMMARY_PATHS
@@ -186,7 +186,7 @@ def test_people_tables_are_neutralised_and_the_import_csv_exact(tmp_path: Path) 
 
 
 def test_the_engine_builds_every_batch_and_only_those() -> None:
-    assert tuple(LINES) == tuple(TEXTS) == rf.BATCH_NAMES
+    assert tuple(ROW_LINES) == tuple(TEXTS) == rf.BATCH_NAMES
     assert tuple(Batches.__dataclass_fields__) == rf.BATCH_NAMES
     empty = reconcile(dynamics(), strivacity())
     assert tuple(empty.batches.line_counts()) == rf.BATCH_NAMES

@@ -8,12 +8,14 @@
 - ``update_strivacity``: ``{"operation": "updatePersonalData", "identityStore", "accountId",
   "value": {nested attributes}}`` (reference/strivacity.md §4.3).
 
-Each batch has two faces: ``LINES`` gives the objects as dicts, row by row, for notebooks and
-tests; ``TEXTS`` gives the same lines already encoded, built column-wise with pyarrow so that a
-million-row run folder is written in seconds. Both encode like
-``json.dumps(line, ensure_ascii=False, separators=(",", ":"))`` (a test holds them to it). A
-frame the column-wise builder cannot mirror exactly (a column that is not text, duplicate
-columns or attributes, paths that nest differently row by row) is encoded row by row instead.
+``TEXTS`` is the one encoder: it turns a batch's rows (an Arrow table with the batch frame's
+columns, ``recon.engine.batches``; the run-folder writer hands it one chunk at a time) into the
+lines, built column-wise with pyarrow so that a million-row run folder is written in seconds,
+exactly as ``json.dumps(line, ensure_ascii=False, separators=(",", ":"))`` would encode them.
+Rows the column-wise builder cannot mirror exactly (a column that is not text, attributes
+repeated for one record, paths that nest differently row by row: only odd field maps make
+them) are encoded row by row from dicts instead (``_encoded``), the same bytes. Readers that
+want the objects parse the encoded lines (``Reconciliation.batch_lines``).
 """
 
 from __future__ import annotations
@@ -24,13 +26,11 @@ from itertools import groupby
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from recon.engine.attributes import join_members, nest, nested_text, nests_by_column
 from recon.engine.batches import EMAIL_ID, PHONE_ID
-from recon.engine.keys import strings
 
 Line = dict[str, Any]
 # One encoder for every line: json.dumps with options builds a new encoder per call.
@@ -39,17 +39,19 @@ json_key: Callable[[Any], str] = _JSON.encode
 _CONTROL = r"[\x00-\x1f]"
 
 
-
-
-def _records(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
+def _records(frame: pa.Table) -> Iterator[dict[str, Any]]:
     """Rows as dicts with None for blanks."""
-    columns = list(frame.columns)
-    plain = frame.astype(object).where(frame.notna(), None)
-    for values in plain.itertuples(index=False, name=None):
-        yield dict(zip(columns, values, strict=True))
+    yield from frame.to_pylist()
 
 
-def migrate_lines(frame: pd.DataFrame) -> Iterator[Line]:
+def strings(frame: pa.Table, column: str) -> pa.Array:
+    """One text column of ``frame`` as a single string array."""
+    values = frame.column(column)
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return values if values.type == pa.string() else values.cast(pa.string())
+
+
+def _migrate_lines(frame: pa.Table) -> Iterator[Line]:
     """Strivacity create-account bodies."""
     skip = {"language", EMAIL_ID, PHONE_ID}
     for row in _records(frame):
@@ -62,7 +64,7 @@ def migrate_lines(frame: pd.DataFrame) -> Iterator[Line]:
         yield body
 
 
-def create_lines(frame: pd.DataFrame) -> Iterator[Line]:
+def _create_lines(frame: pa.Table) -> Iterator[Line]:
     """Dataverse contact bodies, without the tracing ``strivacity_id``."""
     for row in _records(frame):
         yield {k: v for k, v in row.items() if k != "strivacity_id" and v is not None}
@@ -75,7 +77,7 @@ def _dataverse(column: str, value: str | None) -> Any:
     return value
 
 
-def update_dynamics_lines(frame: pd.DataFrame) -> Iterator[Line]:
+def _update_dynamics_lines(frame: pa.Table) -> Iterator[Line]:
     """One PATCH description per contact, in contact id order."""
     for contactid, group in groupby(_records(frame), key=lambda row: row["contactid"]):
         rows = list(group)
@@ -84,21 +86,12 @@ def update_dynamics_lines(frame: pd.DataFrame) -> Iterator[Line]:
                "was": {r["column"]: _dataverse(r["column"], r["old"]) for r in rows}}
 
 
-def update_strivacity_lines(frame: pd.DataFrame) -> Iterator[Line]:
+def _update_strivacity_lines(frame: pa.Table) -> Iterator[Line]:
     """One ``updatePersonalData`` operation per account, in account id order."""
     for account, group in groupby(_records(frame), key=lambda row: row["accountId"]):
         rows = list(group)
         yield {"operation": "updatePersonalData", "identityStore": rows[0]["identityStore"],
                "accountId": account, "value": nest((r["attribute"], r["value"]) for r in rows)}
-
-
-#: Batch name -> the function that turns its frame into lines.
-LINES: dict[str, Callable[[pd.DataFrame], Iterator[Line]]] = {
-    "migrate_to_strivacity": migrate_lines,
-    "create_in_dynamics": create_lines,
-    "update_dynamics": update_dynamics_lines,
-    "update_strivacity": update_strivacity_lines,
-}
 
 
 def utf8_view(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -143,23 +136,24 @@ def _encoded(lines: Iterable[Line]) -> pa.Array:
     return pa.array([json_key(line) for line in lines], pa.string())
 
 
-def _columnar(frame: pd.DataFrame, columns: Iterable[str]) -> bool:
+def _columnar(frame: pa.Table, columns: Iterable[str]) -> bool:
     """True when the columns are unique and all text, so every value is a JSON string or null."""
-    return frame.columns.is_unique and all(
-        pd.api.types.is_string_dtype(frame[c].dtype) and frame[c].dtype != object
-        for c in columns)
+    names = frame.column_names
+    return len(set(names)) == len(names) and all(
+        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+        for t in (frame.schema.field(c).type for c in columns))
 
 
-def _json(frame: pd.DataFrame, column: str) -> pa.Array:
-    return json_strings(strings(frame[column]))
+def _json(frame: pa.Table, column: str) -> pa.Array:
+    return json_strings(strings(frame, column))
 
 
-def migrate_text(frame: pd.DataFrame) -> pa.Array:
-    """``migrate_lines``, encoded column-wise."""
-    attributes = [c for c in frame.columns if c not in {"language", EMAIL_ID, PHONE_ID}]
-    if not (_columnar(frame, frame.columns) and nests_by_column(attributes)):
-        return _encoded(migrate_lines(frame))
-    metadata = nested_text(attributes, [_json(frame, c) for c in attributes], len(frame),
+def migrate_text(frame: pa.Table) -> pa.Array:
+    """``_migrate_lines``, encoded column-wise."""
+    attributes = [c for c in frame.column_names if c not in {"language", EMAIL_ID, PHONE_ID}]
+    if not (_columnar(frame, frame.column_names) and nests_by_column(attributes)):
+        return _encoded(_migrate_lines(frame))
+    metadata = nested_text(attributes, [_json(frame, c) for c in attributes], frame.num_rows,
                            json_key)
     phone = pc.binary_join_element_wise(',"phone":{"id":', _json(frame, PHONE_ID), "}", "")
     return pc.binary_join_element_wise(
@@ -168,14 +162,14 @@ def migrate_text(frame: pd.DataFrame) -> pa.Array:
         pc.fill_null(phone, ""), ',"local":{"metadata":', metadata, "}}", "")
 
 
-def create_text(frame: pd.DataFrame) -> pa.Array:
-    """``create_lines``, encoded column-wise."""
-    columns = [c for c in frame.columns if c != "strivacity_id"]
+def create_text(frame: pa.Table) -> pa.Array:
+    """``_create_lines``, encoded column-wise."""
+    columns = [c for c in frame.column_names if c != "strivacity_id"]
     if not _columnar(frame, columns):
-        return _encoded(create_lines(frame))
+        return _encoded(_create_lines(frame))
     members = [pc.binary_join_element_wise(json_key(c) + ":", _json(frame, c), "")
                for c in columns]
-    return pc.binary_join_element_wise("{", join_members(members, len(frame)), "}", "")
+    return pc.binary_join_element_wise("{", join_members(members, frame.num_rows), "}", "")
 
 
 def _runs(keys: pa.Array) -> np.ndarray:
@@ -207,9 +201,9 @@ def _codes(values: pa.Array) -> tuple[list[str], np.ndarray]:
     return encoded.dictionary.to_pylist(), encoded.indices.to_numpy().astype(np.int64)
 
 
-def _first(frame: pd.DataFrame, column: str, bounds: np.ndarray) -> pa.Array:
+def _first(frame: pa.Table, column: str, bounds: np.ndarray) -> pa.Array:
     """JSON of each run's first value of ``column`` ("null" when missing)."""
-    return pc.fill_null(json_strings(strings(frame[column]).take(pa.array(bounds[:-1]))), "null")
+    return pc.fill_null(json_strings(strings(frame, column).take(pa.array(bounds[:-1]))), "null")
 
 
 def _dataverse_text(statecode: pa.Array, values: pa.Array) -> pa.Array:
@@ -219,35 +213,35 @@ def _dataverse_text(statecode: pa.Array, values: pa.Array) -> pa.Array:
                       pc.fill_null(json_strings(values), "null"))
 
 
-def update_dynamics_text(frame: pd.DataFrame) -> pa.Array:
-    """``update_dynamics_lines``, encoded column-wise."""
-    column = strings(frame["column"]) if _columnar(frame, frame.columns) else None
+def update_dynamics_text(frame: pa.Table) -> pa.Array:
+    """``_update_dynamics_lines``, encoded column-wise."""
+    column = strings(frame, "column") if _columnar(frame, frame.column_names) else None
     if column is None or column.null_count:
-        return _encoded(update_dynamics_lines(frame))
+        return _encoded(_update_dynamics_lines(frame))
     names, codes = _codes(column)
-    bounds = _runs(strings(frame["contactid"]))
+    bounds = _runs(strings(frame, "contactid"))
     if _repeats(bounds, codes):
-        return _encoded(update_dynamics_lines(frame))
+        return _encoded(_update_dynamics_lines(frame))
     keys = pa.array([json_key(name) + ":" for name in names], pa.string()).take(codes)
     statecode = pa.array(np.array([n == "statecode" for n in names], bool)[codes])
     changes = [_join_runs(pc.binary_join_element_wise(
-        keys, _dataverse_text(statecode, strings(frame[side])), ""), bounds)
+        keys, _dataverse_text(statecode, strings(frame, side)), ""), bounds)
         for side in ("new", "old")]
     return pc.binary_join_element_wise(
         '{"contactid":', _first(frame, "contactid", bounds), ',"etag":',
         _first(frame, "etag", bounds), ',"set":{', changes[0], '},"was":{', changes[1], "}}", "")
 
 
-def update_strivacity_text(frame: pd.DataFrame) -> pa.Array:
-    """``update_strivacity_lines``, encoded column-wise for two-level attribute paths."""
-    attribute = strings(frame["attribute"]) if _columnar(frame, frame.columns) else None
+def update_strivacity_text(frame: pa.Table) -> pa.Array:
+    """``_update_strivacity_lines``, encoded column-wise for two-level attribute paths."""
+    attribute = strings(frame, "attribute") if _columnar(frame, frame.column_names) else None
     if attribute is None or attribute.null_count:
-        return _encoded(update_strivacity_lines(frame))
+        return _encoded(_update_strivacity_lines(frame))
     names, codes = _codes(attribute)
     paths = [name.split(".") for name in names]
     parents = list(dict.fromkeys(path[0] for path in paths))
     parent = np.array([parents.index(path[0]) for path in paths], np.int64)[codes]
-    bounds = _runs(strings(frame["accountId"]))
+    bounds = _runs(strings(frame, "accountId"))
     # Runs of one parent within an account, and each account as a run of those runs.
     starts = np.zeros(len(parent) + 1, bool)
     starts[bounds] = starts[np.flatnonzero(parent[1:] != parent[:-1]) + 1] = True
@@ -256,7 +250,7 @@ def update_strivacity_text(frame: pd.DataFrame) -> pa.Array:
     # nest merges a parent's keys wherever they come: only adjacent ones can be joined here.
     if (any(len(path) != 2 for path in paths) or _repeats(bounds, codes)
             or _repeats(within, parent[spans[:-1]])):
-        return _encoded(update_strivacity_lines(frame))
+        return _encoded(_update_strivacity_lines(frame))
     leaf = pa.array([json_key(path[1]) + ":" for path in paths], pa.string()).take(codes)
     members = pc.binary_join_element_wise(leaf, pc.fill_null(_json(frame, "value"), "null"), "")
     heads = pa.array([json_key(name) + ":{" for name in parents], pa.string())
@@ -268,8 +262,18 @@ def update_strivacity_text(frame: pd.DataFrame) -> pa.Array:
         ',"value":{', _join_runs(objects, within), "}}", "")
 
 
-#: Batch name -> the function that turns its frame into encoded lines.
-TEXTS: dict[str, Callable[[pd.DataFrame], pa.Array]] = {
+#: Batch name -> the row-by-row builder of its objects: the exact encoding of the rows the
+#: column-wise builder cannot mirror (``_encoded``), and what tests hold ``TEXTS`` to.
+ROW_LINES: dict[str, Callable[[pa.Table], Iterator[Line]]] = {
+    "migrate_to_strivacity": _migrate_lines,
+    "create_in_dynamics": _create_lines,
+    "update_dynamics": _update_dynamics_lines,
+    "update_strivacity": _update_strivacity_lines,
+}
+
+#: Batch name -> the function that turns its rows into encoded lines.
+#: ``update_*`` group consecutive rows of one record into one line: hand them whole records.
+TEXTS: dict[str, Callable[[pa.Table], pa.Array]] = {
     "migrate_to_strivacity": migrate_text,
     "create_in_dynamics": create_text,
     "update_dynamics": update_dynamics_text,

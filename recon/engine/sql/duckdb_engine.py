@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -84,6 +85,21 @@ class DuckDB:
             if limit is None:
                 raise
             raise limit from exc
+
+    def stream(self, sql: str, rows: int) -> pa.RecordBatchReader:
+        """A query's result as record batches of at most ``rows`` rows, fetched as they are
+        read: a result of any size passes through in bounded memory."""
+        try:
+            reader = self.con.sql(sql).to_arrow_reader(rows)
+        except duckdb.OutOfMemoryException as exc:
+            raise self._memory(exc, "reading a result") from exc
+        return pa.RecordBatchReader.from_batches(reader.schema, self._batches(reader))
+
+    def _batches(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except duckdb.OutOfMemoryException as exc:
+            raise self._memory(exc, "reading a result") from exc
 
     def spilled_bytes(self) -> int:
         """Bytes DuckDB holds in its temporary files now (0: nothing spilled)."""

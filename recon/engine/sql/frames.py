@@ -1,4 +1,6 @@
-"""The plan's outputs read back as the ``Reconciliation`` frames, sorted as today's engine sorts.
+"""The plan's outputs: one ORDER BY query per run-folder output, giving the columns of the
+``Reconciliation`` frame it holds (``output_queries``: what ``recon.runwriter`` streams into the
+run folder), those frames read back for a notebook, and summary.json counted from the tables.
 
 Sorting happens here, in each output query's ORDER BY, with the record's position as the last
 key so that ties keep the input order, as the stable sorts of ``recon.engine`` do.
@@ -27,7 +29,7 @@ from recon.engine.pairing import BUCKETS, REASONS
 from recon.engine.result import BATCH_NAMES
 from recon.engine.run import REVIEW_COLUMNS
 from recon.engine.sql.duckdb_engine import DuckDB
-from recon.engine.values import PROBLEM_COLUMNS, problem_counts
+from recon.engine.values import PROBLEM_COLUMNS
 from recon.fields import FieldMap
 from recon.normalize import STRING
 
@@ -49,10 +51,55 @@ REVIEW = """
     ORDER BY side_rank, record_id, pos"""
 PROBLEMS = """SELECT side, record_id, field, value, reason FROM problems
               ORDER BY side_rank, record_id, field_rank, pos"""
-UPDATE_DYNAMICS = """SELECT contactid, etag, column_name, new_value, old_value
-                     FROM update_dynamics ORDER BY contactid, d_pos, field_rank"""
-UPDATE_STRIVACITY = """SELECT account_id, store, attribute, value FROM update_strivacity
-                       ORDER BY account_id, part, field_rank, s_pos"""
+UPDATE_DYNAMICS = """
+    SELECT contactid, etag, column_name AS "column", new_value AS new, old_value AS old
+    FROM update_dynamics ORDER BY contactid, d_pos, field_rank"""
+UPDATE_STRIVACITY = """
+    SELECT account_id AS "accountId", store AS "identityStore", attribute, value
+    FROM update_strivacity ORDER BY account_id, part, field_rank, s_pos"""
+#: The run folder's tables by result attribute (``recon.runfolder.TABLES``).
+TABLE_QUERIES = {"matches": MATCHES, "duplicates": DUPLICATES, "drift": DRIFT,
+                 "review": REVIEW, "problems": PROBLEMS}
+
+
+def _name(column: str) -> str:
+    """A column name as a SQL identifier."""
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _select(columns: dict[str, str]) -> str:
+    return ", ".join(f"CAST({sql} AS VARCHAR) AS {_name(name)}" for name, sql in columns.items())
+
+
+def migrate_query(fields: FieldMap) -> str:
+    """Strivacity create-account rows: the Strivacity paths as column names."""
+    index = {f.name: i for i, f in enumerate(fields.fields)}
+    columns = {"language": f"'{LANGUAGE}'", EMAIL_ID: f"m.v{index['email']}",
+               PHONE_ID: f"m.v{index['phone']}"}
+    for i, field in enumerate(fields.fields):
+        path = attribute_path(field)
+        if path is not None and field.comparer != "bool":
+            columns[path] = f"m.v{i}"
+    columns[fields.link_attribute] = "m.record_id"
+    return (f"SELECT {_select(columns)} FROM migrate_to_strivacity m "
+            "ORDER BY m.record_id, m.pos")
+
+
+def create_query(fields: FieldMap) -> str:
+    """Dataverse contact rows (with the tracing ``strivacity_id``): Dataverse column names."""
+    columns = {"strivacity_id": "c.strivacity_id", "contactid": "c.contactid"}
+    for i, field in enumerate(fields.fields):
+        if field.comparer != "bool":
+            columns[field.dynamics] = f"c.v{i}"
+    return (f"SELECT {_select(columns)} FROM create_in_dynamics c "
+            "ORDER BY c.strivacity_id, c.pos")
+
+
+def output_queries(fields: FieldMap) -> dict[str, str]:
+    """Every output's query, by table attribute and batch name, in file order."""
+    return {**TABLE_QUERIES, "migrate_to_strivacity": migrate_query(fields),
+            "create_in_dynamics": create_query(fields), "update_dynamics": UPDATE_DYNAMICS,
+            "update_strivacity": UPDATE_STRIVACITY}
 
 
 def strings_frame(table: pa.Table, names: tuple[str, ...]) -> pd.DataFrame:
@@ -93,31 +140,16 @@ def duplicates_frame(db: DuckDB) -> pd.DataFrame:
     return frame
 
 
+def _named_frame(table: pa.Table) -> pd.DataFrame:
+    return strings_frame(table, tuple(table.column_names))
+
+
 def migrate_frame(db: DuckDB, fields: FieldMap) -> pd.DataFrame:
-    table = db.arrow("SELECT * FROM migrate_to_strivacity ORDER BY record_id, pos")
-    index = {f.name: i for i, f in enumerate(fields.fields)}
-
-    def value(name: str) -> pd.Series:
-        return series(table[f"v{index[name]}"])
-
-    out = {"language": pd.Series([LANGUAGE] * len(table), dtype=STRING),
-           EMAIL_ID: value("email"), PHONE_ID: value("phone")}
-    for field in fields.fields:
-        path = attribute_path(field)
-        if path is not None and field.comparer != "bool":
-            out[path] = value(field.name)
-    out[fields.link_attribute] = series(table["record_id"])
-    return pd.DataFrame(out).astype(STRING)
+    return _named_frame(db.arrow(migrate_query(fields)))
 
 
 def create_frame(db: DuckDB, fields: FieldMap) -> pd.DataFrame:
-    table = db.arrow("SELECT * FROM create_in_dynamics ORDER BY strivacity_id, pos")
-    out = {"strivacity_id": series(table["strivacity_id"]),
-           "contactid": series(table["contactid"])}
-    for i, field in enumerate(fields.fields):
-        if field.comparer != "bool":
-            out[field.dynamics] = series(table[f"v{i}"])
-    return pd.DataFrame(out).astype(STRING)
+    return _named_frame(db.arrow(create_query(fields)))
 
 
 def batches(db: DuckDB, fields: FieldMap) -> Batches:
@@ -136,23 +168,35 @@ def problems_frame(db: DuckDB) -> pd.DataFrame:
     return strings_frame(db.arrow(PROBLEMS), PROBLEM_COLUMNS)
 
 
-def _side_summary(frame: pd.DataFrame, table: pa.Table, groups: int) -> dict[str, Any]:
-    counts = pc.value_counts(table["bucket"]).to_pylist()
-    by_bucket = {c["values"]: c["counts"] for c in counts}
-    reasons = {c["values"]: c["counts"] for c in pc.value_counts(table["reason"]).to_pylist()}
-    return {"records": len(frame), "matched": by_bucket.get("matched", 0),
+def _pairs(table: pa.Table) -> dict[Any, int]:
+    return {k: int(v) for k, v in zip(table.column(0).to_pylist(), table.column(1).to_pylist(),
+                                      strict=True)}
+
+
+def _side_summary(db: DuckDB, side: str, groups: int) -> dict[str, Any]:
+    records, invalid = db.arrow(
+        f"SELECT COUNT(*), COUNT(*) - COUNT(email_key) FROM {side}").to_pylist()[0].values()
+    by_bucket = _pairs(db.arrow(f"SELECT bucket, COUNT(*) FROM {side}_bucket GROUP BY bucket"))
+    reasons = _pairs(db.arrow(f"SELECT reason, COUNT(*) FROM {side}_bucket "
+                              "WHERE reason IS NOT NULL GROUP BY reason"))
+    return {"records": int(records), "matched": by_bucket.get("matched", 0),
             "only": by_bucket.get("only", 0), "review": by_bucket.get("review", 0),
-            "duplicate_groups": groups, "invalid_email": int(frame["email_key"].isna().sum()),
-            "review_reasons": {r: int(reasons.get(r, 0)) for r in REASONS}}
+            "duplicate_groups": groups, "invalid_email": int(invalid),
+            "review_reasons": {r: reasons.get(r, 0) for r in REASONS}}
 
 
-def _pairs(table: pa.Table) -> dict[str, int]:
-    return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+def batch_counts(db: DuckDB) -> dict[str, int]:
+    """Lines each batch file has: the updates are one line per contact / account."""
+    counts = db.arrow("""SELECT
+        (SELECT COUNT(*) FROM migrate_to_strivacity) AS migrate_to_strivacity,
+        (SELECT COUNT(*) FROM create_in_dynamics) AS create_in_dynamics,
+        (SELECT COUNT(DISTINCT contactid) FROM update_dynamics) AS update_dynamics,
+        (SELECT COUNT(DISTINCT account_id) FROM update_strivacity) AS update_strivacity""")
+    return {name: int(value) for name, value in counts.to_pylist()[0].items()}
 
 
-def summary(db: DuckDB, sides: dict[str, tuple[pd.DataFrame, pa.Table]], fields: FieldMap,
-            batch_counts: dict[str, int], problems: pd.DataFrame) -> dict[str, Any]:
-    """summary.json (DESIGN §7), counted by the engine."""
+def summary(db: DuckDB, fields: FieldMap) -> dict[str, Any]:
+    """summary.json (DESIGN §7), counted by the engine from the plan's tables."""
     groups = _pairs(db.arrow("""
         SELECT 'dynamics', COUNT(DISTINCT email_key) FROM d_duplicates UNION ALL
         SELECT 'strivacity', COUNT(DISTINCT email_key) FROM s_duplicates"""))
@@ -162,13 +206,16 @@ def summary(db: DuckDB, sides: dict[str, tuple[pd.DataFrame, pa.Table]], fields:
     per_field = _pairs(db.arrow(
         "SELECT field, COUNT(DISTINCT contactid) FROM drift GROUP BY field"))
     drift_pairs = db.arrow("SELECT COUNT(DISTINCT contactid) FROM drift").column(0)[0].as_py()
+    problems = _pairs(db.arrow("SELECT field, COUNT(*) FROM problems GROUP BY field"))
+    counts = batch_counts(db)
     return {
-        **{name: _side_summary(frame, table, int(groups.get(name, 0)))
-           for name, (frame, table) in sides.items()},
+        **{name: _side_summary(db, side, groups.get(name, 0))
+           for name, side in ((DYNAMICS, "d"), (STRIVACITY, "s"))},
         "pairs": {"total": int(total), "by_link": int(by_link),
                   "by_email": int(total) - int(by_link)},
         "drift": {"pairs": int(drift_pairs),
                   "fields": {name: int(per_field.get(name, 0)) for name in fields.names}},
-        "batches": {name: int(batch_counts[name]) for name in BATCH_NAMES},
-        "problems": problem_counts(problems, fields),
+        "batches": {name: counts[name] for name in BATCH_NAMES},
+        "problems": {f.name: problems.get(f.name, 0) for f in fields.fields
+                     if f.comparer == "phone"},
     }

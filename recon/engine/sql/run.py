@@ -109,18 +109,29 @@ def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame, fields: FieldMap
         return run_plan(db, dynamics, strivacity, fields)
 
 
-def run_plan(db: DuckDB, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
-             fields: FieldMap) -> Reconciliation:
-    """Run the whole plan on ``db`` and read the result back."""
-    required = [f.name for f in fields.fields if f.dynamics in DYNAMICS_CREATE_REQUIRED]
+def register_frames(db: DuckDB, dynamics: pd.DataFrame, strivacity: pd.DataFrame) -> None:
+    """The plan's input tables ``d`` and ``s`` from two canonical frames (no copy)."""
     db.register("d", input_table(dynamics, DYNAMICS_COLUMNS))
     db.register("s", input_table(strivacity, STRIVACITY_COLUMNS))
+
+
+def run_steps(db: DuckDB, fields: FieldMap) -> None:
+    """Run the whole plan on ``db``, whose input tables ``d`` and ``s`` exist: every output
+    becomes a table (``frames.output_queries`` reads them)."""
+    required = [f.name for f in fields.fields if f.dynamics in DYNAMICS_CREATE_REQUIRED]
     db.register("field_map", field_table(fields))
     db.run(first_part(fields, required))
     db.load("forms", forms.forms(db.arrow("SELECT kind, value FROM needed_values"),
                                  fields.phone_region))
     db.load("created_ids", created_ids(db))
     db.run(second_part(fields, required))
+
+
+def run_plan(db: DuckDB, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
+             fields: FieldMap) -> Reconciliation:
+    """Run the whole plan on ``db`` and read the result back."""
+    register_frames(db, dynamics, strivacity)
+    run_steps(db, fields)
     return _result(db, dynamics, strivacity, fields)
 
 
@@ -128,13 +139,11 @@ def _result(db: DuckDB, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
             fields: FieldMap) -> Reconciliation:
     sides = {DYNAMICS: (dynamics, frames.side_buckets(db, "d")),
              STRIVACITY: (strivacity, frames.side_buckets(db, "s"))}
-    decided = frames.batches(db, fields)
-    problems = frames.problems_frame(db)
-    summary = frames.summary(db, sides, fields, decided.line_counts(), problems)
     return Reconciliation(
         matches=frames.strings_frame(db.arrow(frames.MATCHES),
                                      ("match_type", "email_key", "contactid", "strivacity_id")),
         duplicates=frames.duplicates_frame(db),
         drift=frames.strings_frame(db.arrow(frames.DRIFT), DRIFT_COLUMNS),
         review=frames.review_frame(db), buckets=frames.buckets_frame(sides),
-        batches=decided, summary=summary, problems=problems)
+        batches=frames.batches(db, fields), summary=frames.summary(db, fields),
+        problems=frames.problems_frame(db))
