@@ -26,13 +26,12 @@ def pair_rows(p: Pipeline, fields: FieldMap) -> None:
                                      for c in dict.fromkeys(map(compared_column, fields.fields)))
     p.enqueue_sql(f"""
         SELECT m.d_pos, m.s_pos, m.contactid, m.strivacity_id, m.email_key,
-               COALESCE(dk.n >= 2, FALSE) OR COALESCE(sk.n >= 2, FALSE) AS in_duplicate_group,
+               db.group_size >= 2 OR sb.group_size >= 2 AS in_duplicate_group,
                COALESCE(d.updated_ns > s.updated_ns, FALSE) AS d_newer,
                COALESCE(s.updated_ns > d.updated_ns, FALSE) AS s_newer,
                {columns}
         FROM matches m JOIN d ON d.pos = m.d_pos JOIN s ON s.pos = m.s_pos
-        LEFT JOIN d_key_count dk ON dk.email_key = d.email_key
-        LEFT JOIN s_key_count sk ON sk.email_key = s.email_key
+        JOIN d_paired_bucket db ON db.pos = m.d_pos JOIN s_paired_bucket sb ON sb.pos = m.s_pos
         WHERE {differ or 'FALSE'}""", "pair_rows", materialise=True)
 
 
@@ -136,14 +135,25 @@ def decide(p: Pipeline) -> None:
             FROM drift_sides x) r""", "drift", materialise=True)
 
 
+def written_as(comparer: str, value: str, form: str, target: str) -> str:
+    """SQL of ``value`` as written to ``target`` (``recon.engine.values``) when its comparer is
+    ``comparer``; ``form`` prefixes the columns of its forms (``text``, ``e164``, ...)."""
+    if comparer == "email":
+        return f"CASE WHEN {form}key_ok THEN {form}address END"
+    if comparer == "phone":
+        return f"{form}e164" if target == "strivacity" else \
+            f"CASE WHEN {form}e164 IS NOT NULL THEN {value} END"
+    if comparer == "bool":
+        return value
+    return f"CASE WHEN {form}text IS NOT NULL THEN {value} END"
+
+
 def written(side: str, target: str) -> str:
-    """SQL of a row's value as written to ``target`` (``recon.engine.values``): the row holds
-    ``comparer`` and, under the prefix ``side``, ``value`` and its forms."""
-    phone = f"{side}e164" if target == "strivacity" else \
-        f"CASE WHEN {side}e164 IS NOT NULL THEN {side}value END"
-    return (f"CASE comparer WHEN 'email' THEN CASE WHEN {side}key_ok THEN {side}address END "
-            f"WHEN 'phone' THEN {phone} WHEN 'bool' THEN {side}value "
-            f"ELSE CASE WHEN {side}text IS NOT NULL THEN {side}value END END")
+    """SQL of a row's value as written to ``target``: the row holds ``comparer`` and, under
+    the prefix ``side``, ``value`` and its forms."""
+    cases = " ".join(f"WHEN '{c}' THEN {written_as(c, f'{side}value', side, target)}"
+                     for c in ("email", "phone", "bool"))
+    return f"CASE comparer {cases} ELSE {written_as('text', f'{side}value', side, target)} END"
 
 
 def drift_steps(p: Pipeline) -> None:
