@@ -93,22 +93,30 @@ def compared(p: Pipeline) -> None:
                     WHEN 'email' THEN c.{side}_cmp IS NULL AND c.{side}_address IS NOT NULL
                     WHEN 'phone' THEN c.{side}_e164 IS NULL AND c.{side}_text IS NOT NULL
                     ELSE FALSE END AS {side}_bad""")
+    # Who else holds an address: asked of the (few) email rows only.
+    p.enqueue_sql("""
+        SELECT c.d_pos, c.field_rank,
+               COALESCE(dk.n, 0) + COALESCE(sc.n, 0)
+                   - CASE WHEN own.pos IS NULL THEN 0 ELSE 1 END > 0 AS s_held,
+               COALESCE(sk.n, 0) > 0 AS d_held
+        FROM drift_differs c
+        LEFT JOIN d_key_count dk ON dk.email_key = c.s_cmp
+        LEFT JOIN secondary_count sc ON sc.email_key = c.s_cmp
+        LEFT JOIN contact_secondary own ON own.pos = c.d_pos AND own.email_key = c.s_cmp
+        LEFT JOIN s_key_count sk ON sk.email_key = c.d_cmp
+        WHERE c.comparer = 'email'""", "email_holders", materialise=True)
     p.enqueue_sql(f"""
         SELECT c.*, pr.contactid, pr.strivacity_id, pr.email_key, pr.in_duplicate_group,
                CASE c.winner WHEN 'strivacity' THEN TRUE WHEN 'newest' THEN pr.s_newer
                     ELSE FALSE END AS s_wins,
                CASE c.winner WHEN 'dynamics' THEN TRUE WHEN 'newest' THEN pr.d_newer
                     ELSE FALSE END AS d_wins,
-               c.comparer = 'email' AND c.s_cmp IS NOT NULL
-                   AND COALESCE(dk.n, 0) + COALESCE(sc.n, 0)
-                       - CASE WHEN own.pos IS NULL THEN 0 ELSE 1 END > 0 AS s_in_use,
-               c.comparer = 'email' AND c.d_cmp IS NOT NULL AND COALESCE(sk.n, 0) > 0
-                   AS d_in_use,{','.join(sides)}
+               c.comparer = 'email' AND c.s_cmp IS NOT NULL AND h.s_held AS s_in_use,
+               c.comparer = 'email' AND c.d_cmp IS NOT NULL AND h.d_held AS d_in_use,
+               {','.join(sides)}
         FROM drift_differs c JOIN pair_rows pr ON pr.d_pos = c.d_pos
-        LEFT JOIN d_key_count dk ON dk.email_key = c.s_cmp
-        LEFT JOIN secondary_count sc ON sc.email_key = c.s_cmp
-        LEFT JOIN contact_secondary own ON own.pos = c.d_pos AND own.email_key = c.s_cmp
-        LEFT JOIN s_key_count sk ON sk.email_key = c.d_cmp""", "drift_sides")
+        LEFT JOIN email_holders h ON h.d_pos = c.d_pos AND h.field_rank = c.field_rank""",
+                  "drift_sides")
 
 
 def decide(p: Pipeline) -> None:

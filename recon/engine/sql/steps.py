@@ -12,8 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from recon.engine.sql.pipeline import Pipeline
+from recon.fields import MAPPED
 
 OTHER = {"d": "s", "s": "d"}
+
+
+def record_columns(alias: str) -> str:
+    """The columns of a record that batches may carry (a field's values are mapped columns),
+    not the whole record."""
+    return ", ".join(f"{alias}.{c}" for c in ("pos", "record_id", "email", *MAPPED, "active"))
 
 
 def links(p: Pipeline) -> None:
@@ -131,8 +138,8 @@ def secondary_email_match(p: Pipeline) -> None:
 
 def creatable(p: Pipeline) -> None:
     """Enabled Strivacity-only accounts so far: the accounts a contact may be created from."""
-    p.enqueue_sql("""
-        SELECT s.* FROM s JOIN s_secondary_bucket b ON b.pos = s.pos
+    p.enqueue_sql(f"""
+        SELECT {record_columns('s')}, s.store FROM s JOIN s_secondary_bucket b ON b.pos = s.pos
         WHERE b.bucket = 'only' AND COALESCE(s.active, FALSE)""", "s_creatable",
                   materialise=True)
 
