@@ -25,12 +25,13 @@ def pair_rows(p: Pipeline, fields: FieldMap) -> None:
     differ = "\n           OR ".join(f"d.{c} IS DISTINCT FROM s.{c}"
                                      for c in dict.fromkeys(map(compared_column, fields.fields)))
     p.enqueue_sql(f"""
-        SELECT m.d_pos, m.s_pos, m.contactid, m.strivacity_id, m.email_key,
+        SELECT m.d_pos, m.s_pos, d.record_id AS contactid, s.record_id AS strivacity_id,
+               COALESCE(d.email_key, s.email_key) AS email_key,
                db.group_size >= 2 OR sb.group_size >= 2 AS in_duplicate_group,
                COALESCE(d.updated_ns > s.updated_ns, FALSE) AS d_newer,
                COALESCE(s.updated_ns > d.updated_ns, FALSE) AS s_newer,
                {columns}
-        FROM matches m JOIN d ON d.pos = m.d_pos JOIN s ON s.pos = m.s_pos
+        FROM pairs m JOIN d ON d.pos = m.d_pos JOIN s ON s.pos = m.s_pos
         JOIN d_paired_bucket db ON db.pos = m.d_pos JOIN s_paired_bucket sb ON sb.pos = m.s_pos
         WHERE {differ or 'FALSE'}""", "pair_rows", materialise=True)
 

@@ -4,7 +4,8 @@ The plan collects the distinct ``(kind, value)`` pairs it will compare or write 
 ``needed_values``); Python normalises each distinct value once, vectorised; the result is
 registered as the table ``forms`` that later steps join on. Kinds are comparers: ``text``
 (``text``: NFC, trimmed, collapsed; NA when blank), ``phone`` (also ``e164`` and ``problem``)
-and ``email`` (also ``address``, the cleaned source address, and ``key_ok``: it has a key).
+and ``email`` (``address``, the cleaned source address, and ``key_ok``: it has a key; no
+``text``, which nothing reads for an address).
 
 Only values that can matter are collected: the two sides of pairs whose stored values differ,
 the records batches may carry, and every phone (``problems.csv`` lists the unreadable ones).
@@ -65,8 +66,9 @@ def forms(needed: pa.Table, region: str | None) -> pa.Table:
         column = series(values)
         size = len(values)
         nulls = pa.nulls(size, pa.string())
+        text = nulls if kind == "email" else strings(normalize.text(column))  # unread for emails
         out = {"kind": pa.array([kind] * size, pa.string()), "value": values,
-               "text": strings(normalize.text(column)), "e164": nulls, "problem": nulls,
+               "text": text, "e164": nulls, "problem": nulls,
                "address": nulls, "key_ok": pa.nulls(size, pa.bool_())}
         if kind == "phone" and size:
             out["e164"] = strings(normalize.phone(column, region))

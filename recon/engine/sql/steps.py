@@ -31,7 +31,7 @@ def links(p: Pipeline) -> None:
         WHERE s.link IS NOT NULL GROUP BY s.pos""", "link_targets", materialise=True)
     p.enqueue_sql("""
         SELECT d_pos, COUNT(*) AS accounts FROM link_targets
-        WHERE d_pos IS NOT NULL GROUP BY d_pos""", "link_counts")
+        WHERE d_pos IS NOT NULL GROUP BY d_pos""", "link_counts", materialise=True)
     p.enqueue_sql("""
         SELECT t.d_pos, t.s_pos FROM link_targets t JOIN link_counts n ON n.d_pos = t.d_pos
         WHERE n.accounts = 1""", "link_pairs", materialise=True)
