@@ -40,7 +40,8 @@ def links(p: Pipeline) -> None:
                CASE WHEN n.accounts = 1 THEN 'matched' ELSE 'review' END AS bucket,
                CASE WHEN t.d_pos IS NULL THEN 'dangling_link'
                     WHEN n.accounts > 1 THEN 'shared_link' END AS reason
-        FROM link_targets t LEFT JOIN link_counts n ON n.d_pos = t.d_pos""", "s_link_bucket")
+        FROM link_targets t LEFT JOIN link_counts n ON n.d_pos = t.d_pos""", "s_link_bucket",
+                  materialise=True)
     p.enqueue_sql("""
         SELECT d_pos AS pos,
                CASE WHEN accounts = 1 THEN 'matched' ELSE 'review' END AS bucket,
@@ -71,30 +72,41 @@ def key_counts(p: Pipeline) -> None:
 
 def email_rules(p: Pipeline) -> None:
     """Rules 2-7 for the records rule 1 did not decide, one side at a time; each record
-    keeps how many records of its side hold its key (``group_size``)."""
+    keeps how many records of its side hold its key (``group_size``). A key its side holds
+    once names its record in ``keys``: only duplicate keys are joined back to their records."""
     for side in ("d", "s"):
         other = OTHER[side]
+        p.enqueue_sql(f"""
+            SELECT k.{side}_pos AS pos, k.email_key, k.d_n, k.s_n, k.taken,
+                   CAST(NULL AS VARCHAR) AS email_status
+            FROM keys k WHERE k.{side}_n = 1
+            UNION ALL
+            SELECT x.pos, k.email_key, k.d_n, k.s_n, k.taken, CAST(NULL AS VARCHAR)
+            FROM {side} x JOIN keys k ON k.email_key = x.email_key WHERE k.{side}_n >= 2
+            UNION ALL
+            SELECT x.pos, CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
+                   CAST(NULL AS INTEGER), x.email_status
+            FROM {side} x WHERE x.email_key IS NULL""", f"{side}_keyed")
         p.enqueue_sql(f"""
             SELECT x.pos,
                    CASE WHEN linked.pos IS NOT NULL THEN linked.bucket
                         WHEN x.email_key IS NULL THEN 'review'
-                        WHEN k.{side}_n >= 2 THEN 'review'
-                        WHEN k.taken = 1 THEN 'review'
-                        WHEN k.{other}_n >= 2 THEN 'review'
-                        WHEN k.{other}_n = 1 THEN 'matched'
+                        WHEN x.{side}_n >= 2 THEN 'review'
+                        WHEN x.taken = 1 THEN 'review'
+                        WHEN x.{other}_n >= 2 THEN 'review'
+                        WHEN x.{other}_n = 1 THEN 'matched'
                         ELSE 'only' END AS bucket,
                    CASE WHEN linked.pos IS NOT NULL THEN linked.reason
                         WHEN x.email_key IS NULL
                              AND COALESCE(x.email_status = 'missing', TRUE) THEN 'missing_email'
                         WHEN x.email_key IS NULL THEN 'invalid_email'
-                        WHEN k.{side}_n >= 2 THEN 'duplicate_email'
-                        WHEN k.taken = 1 THEN 'email_in_use'
-                        WHEN k.{other}_n >= 2 THEN 'duplicate_email' END AS reason,
+                        WHEN x.{side}_n >= 2 THEN 'duplicate_email'
+                        WHEN x.taken = 1 THEN 'email_in_use'
+                        WHEN x.{other}_n >= 2 THEN 'duplicate_email' END AS reason,
                    CASE WHEN linked.pos IS NOT NULL THEN 'link' ELSE 'email' END AS rule,
-                   COALESCE(k.{side}_n, 0) AS group_size
-            FROM {side} x
-            LEFT JOIN {side}_link_bucket linked ON linked.pos = x.pos
-            LEFT JOIN keys k ON k.email_key = x.email_key""", f"{side}_paired_bucket",
+                   COALESCE(x.{side}_n, 0) AS group_size
+            FROM {side}_keyed x
+            LEFT JOIN {side}_link_bucket linked ON linked.pos = x.pos""", f"{side}_paired_bucket",
                       materialise=True)
 
 
