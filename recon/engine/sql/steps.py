@@ -63,26 +63,27 @@ def key_counts(p: Pipeline) -> None:
         SELECT email_key, COUNT(d_pos) AS d_n, COUNT(s_pos) AS s_n, MAX(linked) AS taken,
                MAX(d_pos) AS d_pos, MAX(s_pos) AS s_pos
         FROM ({" UNION ALL".join(sides)}) held
-        GROUP BY email_key""", "keys", materialise=True)
+        GROUP BY email_key""", "key_holders", materialise=True)
     for side in ("d", "s"):
         p.enqueue_sql(f"""
-            SELECT email_key, {side}_n AS n FROM keys WHERE {side}_n > 0""",
+            SELECT email_key, {side}_n AS n FROM key_holders WHERE {side}_n > 0""",
                       f"{side}_key_count")
 
 
 def email_rules(p: Pipeline) -> None:
     """Rules 2-7 for the records rule 1 did not decide, one side at a time; each record
     keeps how many records of its side hold its key (``group_size``). A key its side holds
-    once names its record in ``keys``: only duplicate keys are joined back to their records."""
+    once names its record in ``key_holders``: only duplicate keys are joined back to their
+    records."""
     for side in ("d", "s"):
         other = OTHER[side]
         p.enqueue_sql(f"""
             SELECT k.{side}_pos AS pos, k.email_key, k.d_n, k.s_n, k.taken,
                    CAST(NULL AS VARCHAR) AS email_status
-            FROM keys k WHERE k.{side}_n = 1
+            FROM key_holders k WHERE k.{side}_n = 1
             UNION ALL
             SELECT x.pos, k.email_key, k.d_n, k.s_n, k.taken, CAST(NULL AS VARCHAR)
-            FROM {side} x JOIN keys k ON k.email_key = x.email_key WHERE k.{side}_n >= 2
+            FROM {side} x JOIN key_holders k ON k.email_key = x.email_key WHERE k.{side}_n >= 2
             UNION ALL
             SELECT x.pos, CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
                    CAST(NULL AS INTEGER), x.email_status
@@ -114,7 +115,7 @@ def pairs(p: Pipeline) -> None:
     """Email pairs (a key held once on each side and by no record rule 1 decided), then
     every pair."""
     p.enqueue_sql("""
-        SELECT d_pos, s_pos FROM keys WHERE d_n = 1 AND s_n = 1 AND taken = 0""",
+        SELECT d_pos, s_pos FROM key_holders WHERE d_n = 1 AND s_n = 1 AND taken = 0""",
                   "email_pairs")
     p.enqueue_sql("""
         SELECT d_pos, s_pos, TRUE AS by_link FROM link_pairs
