@@ -104,9 +104,8 @@ def update_strivacity(p: Pipeline, fields: FieldMap) -> None:
         FROM drift r JOIN s x ON x.pos = r.s_pos
         WHERE r.action = 'update_strivacity'
         UNION ALL
-        SELECT x.record_id, x.store, {link}, m.contactid, 1, 0, m.s_pos
-        FROM matches m JOIN s x ON x.pos = m.s_pos
-        WHERE NOT m.by_link AND x.link IS NULL
+        SELECT m.strivacity_id, m.store, {link}, m.contactid, 1, 0, m.s_pos
+        FROM matches m WHERE m.lacks_link
         UNION ALL
         SELECT c.strivacity_id, c.store, {link}, c.contactid, 2, 0, c.pos
         FROM create_in_dynamics c""", "update_strivacity")

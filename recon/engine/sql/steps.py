@@ -198,12 +198,14 @@ def reports(p: Pipeline) -> None:
 
 
 def matches(p: Pipeline) -> None:
-    """The pairs with their ids; a link pair's email key is the contact's, else the account's."""
+    """The pairs with their ids; a link pair's email key is the contact's, else the account's.
+    Also the account's store, and whether it is an email pair whose account lacks the link
+    (``update_strivacity`` sets it)."""
     p.enqueue_sql("""
         SELECT CASE WHEN p.by_link THEN 'link' ELSE 'email' END AS match_type,
                COALESCE(d.email_key, s.email_key) AS email_key,
                d.record_id AS contactid, s.record_id AS strivacity_id, p.d_pos, p.s_pos,
-               p.by_link
+               p.by_link, s.store, NOT p.by_link AND s.link IS NULL AS lacks_link
         FROM pairs p JOIN d ON d.pos = p.d_pos JOIN s ON s.pos = p.s_pos""", "matches",
                   materialise=True)
 
