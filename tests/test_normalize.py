@@ -227,6 +227,50 @@ def test_e164_values_give_what_libphonenumber_gives(number: str) -> None:
     assert (pd.isna(got) and want is None) or got == want
 
 
+_CALLING_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+@st.composite
+def written_phones(draw: st.DrawFn) -> str:
+    """A +number as people write it: digit groups with separators, a trunk (0) now and then,
+    stray characters and spaces at the edges."""
+    code = str(draw(st.sampled_from(_CALLING_CODES)))
+    digits = draw(st.text("0123456789", min_size=1, max_size=15 - len(code)))
+    if draw(st.booleans()):
+        digits = draw(st.sampled_from(["(0)", "0", "(0) "])) + digits
+    out = "+" + code
+    for char in digits:
+        out += draw(st.sampled_from(["", "", "", " ", "-", ".", "(", ")", " (", ") ", "  ",
+                                     "/", "x", "\u00a0"])) + char
+    edge = st.sampled_from(["", " ", "\t", "\u00a0", "\u200b", "\u3000"])
+    return draw(edge) + out + draw(edge)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(written_phones(), min_size=1, max_size=6),
+       st.sampled_from([None, "US", "GB", "DE", "IT"]))
+@example(["+1 617 555 8624", "+44 (0)20 7946 0958", "+39 06 1234 5678"], None)
+@example(["+1 (415) 555-0100", "+4402079460958", "+31 0000000"], "US")
+def test_written_phones_give_what_libphonenumber_gives(numbers: list[str],
+                                                        region: str | None) -> None:
+    # The separators fast path (digits that are strict E.164 once the separators go) and the
+    # parser agree, number and problem, whatever the region.
+    got = phone(pd.Series(numbers), region)
+    why = phone_problems(pd.Series(numbers), region)
+    for raw, number, problem in zip(numbers, got, why, strict=True):
+        want, want_why = phones.parse_one(raw, region)
+        assert (None if pd.isna(number) else number) == want, raw
+        assert (None if pd.isna(problem) else problem) == want_why, raw
+
+
+def test_written_phones_skip_the_parser() -> None:
+    # The fast path is taken: these never reach libphonenumber.
+    phones.parse_one.cache_clear()
+    numbers = pd.Series(["+1 617 555 8624", "+1 (415) 555-0100", "+33.1.23.45.67.89"] * 2000)
+    assert phone(numbers).tolist()[:3] == ["+16175558624", "+14155550100", "+33123456789"]
+    assert phones.parse_one.cache_info().currsize == 0
+
+
 def test_phone_missing_is_na() -> None:
     assert phone(pd.Series(["", None, "  "])).isna().all()
 

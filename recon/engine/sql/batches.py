@@ -3,19 +3,17 @@
 Only ``only`` and ``matched`` records reach them; values are the source's own as
 ``recon.engine.values`` writes them (email: the cleaned address when valid; phone: E.164 into
 Strivacity, as stored into Dynamics when it parses; text: as stored unless blank). A batched
-record's values are looked up in ``forms`` one row per field (one join, which spills), then
-turned back into one column per field (``v0``, ``v1``, ... in field-map order).
+record's values are looked up in ``forms`` with one join per field (a few per step, so that
+their hash tables fit under a memory limit), each giving one column (``v0``, ``v1``, ... in
+field-map order).
 """
 
 from __future__ import annotations
 
 from recon.engine.drift import source_column
-from recon.engine.sql.drift import written
+from recon.engine.sql.drift import written, written_as
 from recon.engine.sql.pipeline import Pipeline
 from recon.fields import FieldMap
-
-#: Batch of new records -> (the records, the system their values are written to).
-NEW_RECORDS = {"migrate": ("d_migrating", "strivacity"), "create": ("s_created", "dynamics")}
 
 
 def literal(text: str) -> str:
@@ -23,55 +21,67 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def new_records(p: Pipeline, fields: FieldMap) -> None:
-    """The records the two create batches carry, and the contactid fixed for each account."""
+def new_records(p: Pipeline) -> None:
+    """The accounts the create batch carries (creatable ones lacking nothing Dynamics
+    requires), with the contactid fixed for each."""
     p.enqueue_sql("""
-        SELECT x.*, c.contactid FROM s x JOIN s_bucket b ON b.pos = x.pos
-        JOIN created_ids c ON c.pos = x.pos
-        WHERE b.bucket = 'only' AND COALESCE(x.active, FALSE)""", "s_created",
-                  materialise=True)
-    branches = [f"""
-        SELECT '{batch}' AS batch, x.pos, {rank} AS field_rank,
-               {literal(field.comparer)} AS comparer,
-               CAST(x.{source_column(field)} AS VARCHAR) AS value
-        FROM {table} x"""
-                for batch, (table, _) in NEW_RECORDS.items()
-                for rank, field in enumerate(fields.fields)]
-    p.enqueue_sql("\n        UNION ALL".join(branches), "new_values")
-    cases = " ".join(f"WHEN '{batch}' THEN {written('', target)}"
-                     for batch, (_, target) in NEW_RECORDS.items())
-    p.enqueue_sql(f"""
-        SELECT v.batch, v.pos, v.field_rank, CASE v.batch {cases} END AS written
-        FROM (SELECT n.batch, n.pos, n.field_rank, n.comparer, n.value, f.text, f.e164,
-                     f.address, COALESCE(f.key_ok, FALSE) AS key_ok
-              FROM new_values n
-              LEFT JOIN forms f ON f.kind = n.comparer AND f.value = n.value) v""",
-                  "new_written")
-    p.enqueue_sql(f"""
-        SELECT batch, pos, {_pivot(fields)}
-        FROM new_written GROUP BY batch, pos""", "new_columns", materialise=True)
+        SELECT x.*, c.contactid FROM s_creatable x JOIN created_ids c ON c.pos = x.pos
+        LEFT JOIN lacking_required l ON l.pos = x.pos
+        WHERE l.pos IS NULL""", "s_created", materialise=True)
 
 
-def _pivot(fields: FieldMap) -> str:
-    """One column per field from the rows of ``new_written``."""
-    return ", ".join(f"MAX(CASE WHEN field_rank = {i} THEN written END) AS v{i}"
-                     for i in range(len(fields.fields)))
+#: Fields looked up in ``forms`` per step: each lookup is a join whose hash table must fit
+#: beside the others' under the memory limit, so a few at a time.
+JOINS_PER_STEP = 3
+
+
+def _new_values(p: Pipeline, fields: FieldMap, table: str, target: str) -> str:
+    """Steps ``{table}_values0``, ``1``, ...: per record of ``table`` (``pos``), a few of the
+    ``v0``, ``v1``, ... columns (one per field, in map order) as written to ``target``, each
+    looked up in ``forms`` by one join on its value. Returns the joins that gather them."""
+    ranks = list(range(len(fields.fields)))
+    gather = []
+    for number, start in enumerate(range(0, len(ranks), JOINS_PER_STEP)):
+        columns, joins = [], []
+        for rank in ranks[start:start + JOINS_PER_STEP]:
+            field = fields.fields[rank]
+            value = f"CAST(x.{source_column(field)} AS VARCHAR)"
+            if field.comparer != "bool":
+                joins.append(f"\n        LEFT JOIN forms f{rank} ON f{rank}.kind = "
+                             f"'{_kind(field.comparer)}' AND f{rank}.value = {value}")
+            columns.append(f"{written_as(field.comparer, value, f'f{rank}.', target)} AS v{rank}")
+        name = f"{table}_values{number}"
+        p.enqueue_sql(f"""
+        SELECT x.pos, {", ".join(columns)}
+        FROM {table} x{"".join(joins)}""", name, materialise=True)
+        gather.append(f"\n        JOIN {name} ON {name}.pos = w.pos")
+    return "".join(gather)
+
+
+def _kind(comparer: str) -> str:
+    """The kind of ``forms`` a comparer's values are looked up in."""
+    return comparer if comparer in ("email", "phone") else "text"
 
 
 def migrate_to_strivacity(p: Pipeline, fields: FieldMap) -> None:
     """Active Dynamics-only contacts, their fields as written into Strivacity."""
-    p.enqueue_sql("""
-        SELECT x.record_id, w.*
-        FROM d_migrating x JOIN new_columns w ON w.batch = 'migrate' AND w.pos = x.pos""",
-                  "migrate_to_strivacity", materialise=True)
+    gather = _new_values(p, fields, "d_migrating", "strivacity")
+    p.enqueue_sql(f"""
+        SELECT w.record_id, 'migrate' AS batch, w.pos, {_v(fields)}
+        FROM d_migrating w{gather}""", "migrate_to_strivacity", materialise=True)
 
 
 def create_in_dynamics(p: Pipeline, fields: FieldMap) -> None:
     """Enabled Strivacity-only accounts, with the contactid the run fixes for each."""
-    p.enqueue_sql("""
-        SELECT x.record_id AS strivacity_id, x.contactid, x.store, w.*
-        FROM s_created x JOIN new_columns w ON w.batch = 'create' AND w.pos = x.pos""",
-                  "create_in_dynamics", materialise=True)
+    gather = _new_values(p, fields, "s_created", "dynamics")
+    p.enqueue_sql(f"""
+        SELECT w.record_id AS strivacity_id, w.contactid, w.store, 'create' AS batch, w.pos,
+               {_v(fields)}
+        FROM s_created w{gather}""", "create_in_dynamics", materialise=True)
+
+
+def _v(fields: FieldMap) -> str:
+    return ", ".join(f"v{rank}" for rank in range(len(fields.fields)))
 
 
 def update_dynamics(p: Pipeline) -> None:
@@ -94,16 +104,15 @@ def update_strivacity(p: Pipeline, fields: FieldMap) -> None:
         FROM drift r JOIN s x ON x.pos = r.s_pos
         WHERE r.action = 'update_strivacity'
         UNION ALL
-        SELECT x.record_id, x.store, {link}, m.contactid, 1, 0, m.s_pos
-        FROM matches m JOIN s x ON x.pos = m.s_pos
-        WHERE NOT m.by_link AND x.link IS NULL
+        SELECT m.strivacity_id, m.store, {link}, m.contactid, 1, 0, m.s_pos
+        FROM matches m WHERE m.lacks_link
         UNION ALL
         SELECT c.strivacity_id, c.store, {link}, c.contactid, 2, 0, c.pos
         FROM create_in_dynamics c""", "update_strivacity")
 
 
 def batch_steps(p: Pipeline, fields: FieldMap) -> None:
-    new_records(p, fields)
+    new_records(p)
     migrate_to_strivacity(p, fields)
     create_in_dynamics(p, fields)
     update_dynamics(p)

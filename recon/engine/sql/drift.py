@@ -25,14 +25,14 @@ def pair_rows(p: Pipeline, fields: FieldMap) -> None:
     differ = "\n           OR ".join(f"d.{c} IS DISTINCT FROM s.{c}"
                                      for c in dict.fromkeys(map(compared_column, fields.fields)))
     p.enqueue_sql(f"""
-        SELECT m.d_pos, m.s_pos, m.contactid, m.strivacity_id, m.email_key,
-               COALESCE(dk.n >= 2, FALSE) OR COALESCE(sk.n >= 2, FALSE) AS in_duplicate_group,
+        SELECT m.d_pos, m.s_pos, d.record_id AS contactid, s.record_id AS strivacity_id,
+               COALESCE(d.email_key, s.email_key) AS email_key,
+               db.group_size >= 2 OR sb.group_size >= 2 AS in_duplicate_group,
                COALESCE(d.updated_ns > s.updated_ns, FALSE) AS d_newer,
                COALESCE(s.updated_ns > d.updated_ns, FALSE) AS s_newer,
                {columns}
-        FROM matches m JOIN d ON d.pos = m.d_pos JOIN s ON s.pos = m.s_pos
-        LEFT JOIN d_key_count dk ON dk.email_key = d.email_key
-        LEFT JOIN s_key_count sk ON sk.email_key = s.email_key
+        FROM pairs m JOIN d ON d.pos = m.d_pos JOIN s ON s.pos = m.s_pos
+        JOIN d_paired_bucket db ON db.pos = m.d_pos JOIN s_paired_bucket sb ON sb.pos = m.s_pos
         WHERE {differ or 'FALSE'}""", "pair_rows", materialise=True)
 
 
@@ -94,22 +94,30 @@ def compared(p: Pipeline) -> None:
                     WHEN 'email' THEN c.{side}_cmp IS NULL AND c.{side}_address IS NOT NULL
                     WHEN 'phone' THEN c.{side}_e164 IS NULL AND c.{side}_text IS NOT NULL
                     ELSE FALSE END AS {side}_bad""")
+    # Who else holds an address: asked of the (few) email rows only.
+    p.enqueue_sql("""
+        SELECT c.d_pos, c.field_rank,
+               COALESCE(dk.n, 0) + COALESCE(sc.n, 0)
+                   - CASE WHEN own.pos IS NULL THEN 0 ELSE 1 END > 0 AS s_held,
+               COALESCE(sk.n, 0) > 0 AS d_held
+        FROM drift_differs c
+        LEFT JOIN d_key_count dk ON dk.email_key = c.s_cmp
+        LEFT JOIN secondary_count sc ON sc.email_key = c.s_cmp
+        LEFT JOIN contact_secondary own ON own.pos = c.d_pos AND own.email_key = c.s_cmp
+        LEFT JOIN s_key_count sk ON sk.email_key = c.d_cmp
+        WHERE c.comparer = 'email'""", "email_holders", materialise=True)
     p.enqueue_sql(f"""
         SELECT c.*, pr.contactid, pr.strivacity_id, pr.email_key, pr.in_duplicate_group,
                CASE c.winner WHEN 'strivacity' THEN TRUE WHEN 'newest' THEN pr.s_newer
                     ELSE FALSE END AS s_wins,
                CASE c.winner WHEN 'dynamics' THEN TRUE WHEN 'newest' THEN pr.d_newer
                     ELSE FALSE END AS d_wins,
-               c.comparer = 'email' AND c.s_cmp IS NOT NULL
-                   AND COALESCE(dk.n, 0) + COALESCE(sc.n, 0)
-                       - CASE WHEN own.pos IS NULL THEN 0 ELSE 1 END > 0 AS s_in_use,
-               c.comparer = 'email' AND c.d_cmp IS NOT NULL AND COALESCE(sk.n, 0) > 0
-                   AS d_in_use,{','.join(sides)}
+               c.comparer = 'email' AND c.s_cmp IS NOT NULL AND h.s_held AS s_in_use,
+               c.comparer = 'email' AND c.d_cmp IS NOT NULL AND h.d_held AS d_in_use,
+               {','.join(sides)}
         FROM drift_differs c JOIN pair_rows pr ON pr.d_pos = c.d_pos
-        LEFT JOIN d_key_count dk ON dk.email_key = c.s_cmp
-        LEFT JOIN secondary_count sc ON sc.email_key = c.s_cmp
-        LEFT JOIN contact_secondary own ON own.pos = c.d_pos AND own.email_key = c.s_cmp
-        LEFT JOIN s_key_count sk ON sk.email_key = c.d_cmp""", "drift_sides")
+        LEFT JOIN email_holders h ON h.d_pos = c.d_pos AND h.field_rank = c.field_rank""",
+                  "drift_sides")
 
 
 def decide(p: Pipeline) -> None:
@@ -136,14 +144,25 @@ def decide(p: Pipeline) -> None:
             FROM drift_sides x) r""", "drift", materialise=True)
 
 
+def written_as(comparer: str, value: str, form: str, target: str) -> str:
+    """SQL of ``value`` as written to ``target`` (``recon.engine.values``) when its comparer is
+    ``comparer``; ``form`` prefixes the columns of its forms (``text``, ``e164``, ...)."""
+    if comparer == "email":
+        return f"CASE WHEN {form}key_ok THEN {form}address END"
+    if comparer == "phone":
+        return f"{form}e164" if target == "strivacity" else \
+            f"CASE WHEN {form}e164 IS NOT NULL THEN {value} END"
+    if comparer == "bool":
+        return value
+    return f"CASE WHEN {form}text IS NOT NULL THEN {value} END"
+
+
 def written(side: str, target: str) -> str:
-    """SQL of a row's value as written to ``target`` (``recon.engine.values``): the row holds
-    ``comparer`` and, under the prefix ``side``, ``value`` and its forms."""
-    phone = f"{side}e164" if target == "strivacity" else \
-        f"CASE WHEN {side}e164 IS NOT NULL THEN {side}value END"
-    return (f"CASE comparer WHEN 'email' THEN CASE WHEN {side}key_ok THEN {side}address END "
-            f"WHEN 'phone' THEN {phone} WHEN 'bool' THEN {side}value "
-            f"ELSE CASE WHEN {side}text IS NOT NULL THEN {side}value END END")
+    """SQL of a row's value as written to ``target``: the row holds ``comparer`` and, under
+    the prefix ``side``, ``value`` and its forms."""
+    cases = " ".join(f"WHEN '{c}' THEN {written_as(c, f'{side}value', side, target)}"
+                     for c in ("email", "phone", "bool"))
+    return f"CASE comparer {cases} ELSE {written_as('text', f'{side}value', side, target)} END"
 
 
 def drift_steps(p: Pipeline) -> None:

@@ -4,7 +4,8 @@ The plan collects the distinct ``(kind, value)`` pairs it will compare or write 
 ``needed_values``); Python normalises each distinct value once, vectorised; the result is
 registered as the table ``forms`` that later steps join on. Kinds are comparers: ``text``
 (``text``: NFC, trimmed, collapsed; NA when blank), ``phone`` (also ``e164`` and ``problem``)
-and ``email`` (also ``address``, the cleaned source address, and ``key_ok``: it has a key).
+and ``email`` (``address``, the cleaned source address, and ``key_ok``: it has a key; no
+``text``, which nothing reads for an address).
 
 Only values that can matter are collected: the two sides of pairs whose stored values differ,
 the records batches may carry, and every phone (``problems.csv`` lists the unreadable ones).
@@ -20,8 +21,8 @@ import pyarrow.compute as pc
 from recon import normalize
 from recon.engine.drift import source_column
 from recon.engine.keys import series, strings
-from recon.engine.sql.batches import literal
 from recon.engine.sql.pipeline import Pipeline
+from recon.engine.sql.steps import record_columns
 from recon.fields import FieldMap
 
 KINDS = ("text", "phone", "email")
@@ -32,30 +33,29 @@ SCHEMA = pa.schema([("kind", pa.string()), ("value", pa.string()), ("text", pa.s
 
 def needed_values(p: Pipeline, fields: FieldMap, required: Sequence[str]) -> None:
     """Distinct (kind, value) pairs that later steps look up in ``forms``."""
-    p.enqueue_sql("""
-        SELECT x.* FROM d x JOIN d_bucket b ON b.pos = x.pos
+    p.enqueue_sql(f"""
+        SELECT {record_columns('x')} FROM d x JOIN d_bucket b ON b.pos = x.pos
         WHERE b.bucket = 'only' AND COALESCE(x.active, FALSE)""", "d_migrating",
                   materialise=True)
-    parts = ["""
-            SELECT f.comparer AS kind, c.d_value AS value
+    sources: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    for kind in ("text", "email"):  # pairs' phones are among every phone, below
+        sources[kind] += [f"""SELECT c.{side}_value AS value
             FROM drift_candidates c JOIN field_map f ON f.field = c.field
-            UNION ALL
-            SELECT f.comparer, c.s_value
-            FROM drift_candidates c JOIN field_map f ON f.field = c.field"""]
+            WHERE f.comparer = '{kind}'""" for side in ("d", "s")]
     for field in fields.fields:
-        if field.comparer in KINDS:
-            kind, column = literal(field.comparer), source_column(field)
-            parts += [f"SELECT {kind}, CAST({column} AS VARCHAR) FROM {table}"
-                      for table in ("d_migrating", "s_creatable")]
-        if field.comparer == "phone":
-            parts += [f"SELECT 'phone', {field.name} FROM {table}" for table in ("d", "s")]
-    parts += [f"SELECT 'text', CAST({column} AS VARCHAR) FROM s_creatable" for column in required]
-    union = "\n            UNION ALL\n            ".join(part.strip() for part in parts)
-    p.enqueue_sql(f"""
-        SELECT DISTINCT kind, value FROM (
-            {union}) needed
-        WHERE value IS NOT NULL AND kind IN ('text', 'phone', 'email')""", "needed_values",
-                  materialise=True)
+        column = source_column(field)
+        if field.comparer == "phone":  # every phone: problems.csv lists the unreadable ones
+            sources["phone"] += [f"SELECT {column} AS value FROM {table}" for table in ("d", "s")]
+        elif field.comparer in KINDS:
+            sources[field.comparer] += [f"SELECT CAST({column} AS VARCHAR) AS value FROM {table}"
+                                        for table in ("d_migrating", "s_creatable")]
+    sources["text"] += [f"SELECT CAST({column} AS VARCHAR) AS value FROM s_creatable"
+                        for column in required]
+    branches = [f"""
+        SELECT '{kind}' AS kind, value FROM (
+            {(chr(10) + "            UNION ALL ").join(parts)}) {kind}_values
+        WHERE value IS NOT NULL GROUP BY value""" for kind, parts in sources.items() if parts]
+    p.enqueue_sql("\n        UNION ALL".join(branches), "needed_values", materialise=True)
 
 
 def forms(needed: pa.Table, region: str | None) -> pa.Table:
@@ -66,8 +66,9 @@ def forms(needed: pa.Table, region: str | None) -> pa.Table:
         column = series(values)
         size = len(values)
         nulls = pa.nulls(size, pa.string())
+        text = nulls if kind == "email" else strings(normalize.text(column))  # unread for emails
         out = {"kind": pa.array([kind] * size, pa.string()), "value": values,
-               "text": strings(normalize.text(column)), "e164": nulls, "problem": nulls,
+               "text": text, "e164": nulls, "problem": nulls,
                "address": nulls, "key_ok": pa.nulls(size, pa.bool_())}
         if kind == "phone" and size:
             out["e164"] = strings(normalize.phone(column, region))
