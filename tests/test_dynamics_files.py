@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from input_paths import checked
 from openpyxl import Workbook
 
 from recon.dynamics import files as dynamics_files
@@ -16,6 +18,13 @@ from recon.dynamics.frame import to_canonical
 from recon.errors import ConfigError, InputError
 from recon.fields import DYNAMICS_COLUMNS, load_fields
 from recon.normalize import STRING
+
+
+@pytest.fixture(autouse=True)
+def _duckdb_path_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file read here is read by DuckDB's path too, which must agree (``input_paths``)."""
+    monkeypatch.setattr(sys.modules[__name__], "read_dynamics", checked("dynamics", read_dynamics))
+
 
 GUID = "49b0be2e-d01c-ed11-b83e-000d3a572421"
 ROWS = [

@@ -29,6 +29,9 @@ CLOSERS = (ord("}"), ord("]"))
 BLANKS = (SPACE, TAB, ord("\r"), ord("\n"))
 INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
             "UBIGINT")
+#: Bytes of one JSON record DuckDB's reader takes (its buffers are sized by it); a longer
+#: record is refused, and the loader reads the file.
+MAX_RECORD = 1 << 20
 #: A source column's ways to be spelled as JSON keys, e.g. ``("crm", "dynamicsContactId")`` and
 #: ``("crm.dynamicsContactId",)``.
 KeyPaths = Callable[[str], list[tuple[str, ...]]]
@@ -117,62 +120,53 @@ def _quote_beside_blank(block: np.ndarray) -> bool:
 
 
 def _comma_or_blank_before_closer(block: np.ndarray) -> bool:
-    closer = np.isin(block[1:], CLOSERS)
-    before = np.isin(block[:-1], (COMMA, *BLANKS))
-    return bool(np.any(closer & before))
+    closer = _any_of(block[1:], CLOSERS)
+    return bool(np.any(closer & _any_of(block[:-1], (COMMA, *BLANKS))))
+
+
+def _any_of(block: np.ndarray, values: Sequence[int]) -> np.ndarray:
+    found = block == values[0]
+    for value in values[1:]:
+        found |= block == value
+    return found
 
 
 def read_json_lines(con: duckdb.DuckDBPyConnection, path: str | Path, table: str,
                     wanted: Sequence[str], key_paths: KeyPaths) -> Raw | None:
-    """NDJSON / JSON lines with read_json: each wanted column at every spelling of its keys,
-    with its JSON type (so numbers, objects and arrays can be told from text)."""
+    """NDJSON / JSON lines with read_json: each top-level key as JSON, then each wanted column
+    at every spelling of its keys with its JSON type (numbers, objects, arrays told from text),
+    one parse per key and record."""
     if not _readable(path) or _bytes_near(path, _comma_or_blank_before_closer):
         return None
-    tree: dict = {}
-    spelled: dict[str, list[tuple[str, ...]]] = {}
+    under: dict[str, list[str]] = {}  # top-level key -> JSON paths below it
+    spelled: dict[str, list[tuple[str, int]]] = {}  # column -> (top-level key, path index)
     for name in dict.fromkeys(wanted):
-        spelled[name] = key_paths(name)
-        if not all(_insert(tree, keys) for keys in spelled[name]):
-            return None
-    spec = "{" + ", ".join(f"{literal(k)}: {literal(_type(v))}" for k, v in tree.items()) + "}"
-    select, values, types, spellings = [], {}, {}, {}
-    for k, (name, paths) in enumerate(spelled.items()):
-        found = []
-        for j, keys in enumerate(paths):
-            leaf = ident(keys[0])
-            for key in keys[1:]:
-                leaf = f"struct_extract({leaf}, {literal(key)})"
-            select += [f"json_extract_string({leaf}, '$') AS v{k}_{j}",
-                       f"json_type({leaf}) AS t{k}_{j}"]
-            found.append(j)
-        spellings[name] = [f"v{k}_{j}" for j in found]
-        values[name] = _first([f"v{k}_{j}" for j in found])
-        types[name] = _first([f"t{k}_{j}" for j in found])
+        for keys in key_paths(name):
+            paths = under.setdefault(keys[0], [])
+            at = "$" + "".join("." + _json_key(k) for k in keys[1:])
+            if at not in paths:
+                paths.append(at)
+            spelled.setdefault(name, []).append((keys[0], paths.index(at) + 1))
+    tops = {key: f"k{n}" for n, key in enumerate(under)}
+    spec = "{" + ", ".join(f"{literal(k)}: 'JSON'" for k in under) + "}"
+    select = [f"{part}({ident(key)}, [{', '.join(map(literal, paths))}]) AS {kind}{tops[key]}"
+              for key, paths in under.items()
+              for part, kind in (("json_extract_string", "v"), ("json_type", "t"))]
     reader = (f"read_json({literal(str(path))}, format = 'newline_delimited', records = true, "
-              f"columns = {spec})")
+              f"columns = {spec}, maximum_object_size = {MAX_RECORD})")
     if not _execute(con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT "
                          f"{', '.join(select) or '1 AS one'} FROM {reader}"):
         return None
-    return Raw(table, values, None, types, spellings)
+    spellings = {name: [f"v{tops[key]}[{i}]" for key, i in found]
+                 for name, found in spelled.items()}
+    types = {name: _first([f"t{tops[key]}[{i}]" for key, i in found])
+             for name, found in spelled.items()}
+    return Raw(table, {n: _first(v) for n, v in spellings.items()}, None, types, spellings)
 
 
-def _insert(tree: dict, keys: tuple[str, ...]) -> bool:
-    """Add a key path to the tree of struct fields; False where a key is both leaf and object."""
-    node = tree
-    for key in keys[:-1]:
-        if key in node and node[key] is None:
-            return False
-        node = node.setdefault(key, {})
-    if keys[-1] in node and node[keys[-1]] is not None:
-        return False
-    node[keys[-1]] = None
-    return True
-
-
-def _type(node: dict | None) -> str:
-    if node is None:
-        return "JSON"
-    return "STRUCT(" + ", ".join(f"{ident(k)} {_type(v)}" for k, v in node.items()) + ")"
+def _json_key(key: str) -> str:
+    """A key in a JSON path: quoted, so dots and spaces in it are part of the key."""
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _first(columns: list[str]) -> str:

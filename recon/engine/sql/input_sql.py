@@ -17,6 +17,8 @@ from recon import normalize
 #: The code points pyarrow's ``utf8_trim_whitespace`` and ``utf8_is_space`` treat as whitespace.
 WHITESPACE = (0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680,
               *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+#: ``WHITESPACE`` as an RE2 character class.
+EDGE = "[" + "".join(f"\\x{{{c:x}}}" for c in WHITESPACE) + "]"
 #: The strict ISO 8601 form read in SQL: date, time, up to nine fraction digits, ``Z``.
 STAMP = r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?Z$"
 #: Years read in SQL: well inside what a nanosecond timestamp holds (1677-2262).
@@ -39,11 +41,15 @@ def ident(name: str) -> str:
 
 def macros() -> list[str]:
     """The statements that define the macros the input steps use (temporary, per connection)."""
-    chars = " || ".join(f"chr({c})" for c in WHITESPACE)
+    chars = literal("".join(chr(c) for c in WHITESPACE))
     year = "TRY_CAST(regexp_extract(x, '^[0-9]{4}') AS INTEGER)"
     day = "TRY_CAST(substr(x, 1, 10) AS DATE)"
     return [
-        f"CREATE OR REPLACE TEMP MACRO recon_trim(x) AS trim(x, {chars})",
+        # trim with a set of characters is slow: only values with a blank at an edge take it
+        f"CREATE OR REPLACE TEMP MACRO recon_trim(x) AS CASE WHEN regexp_matches(x, "
+        f"{literal(f'^{EDGE}|{EDGE}$')}) THEN trim(x, {chars}) ELSE x END",
+        f"CREATE OR REPLACE TEMP MACRO recon_blank(x) AS regexp_matches(x, "
+        f"{literal(f'^{EDGE}+$')})",
         "CREATE OR REPLACE TEMP MACRO recon_ascii(x) AS strlen(x) = length(x)",
         f"""CREATE OR REPLACE TEMP MACRO recon_fast_email(x) AS
             recon_ascii(x) AND length(x) <= {normalize._MAX_ADDRESS}
@@ -77,7 +83,7 @@ def trimmed(value: str) -> str:
 
 def unblank(value: str) -> str:
     """Whitespace-only text is NA (``strivacity.frame._blank_to_null``); ``value`` is never ''."""
-    return f"CASE WHEN {trimmed(value)} = '' THEN NULL ELSE {value} END"
+    return f"CASE WHEN recon_blank({value}) THEN NULL ELSE {value} END"
 
 
 def guid(value: str) -> str:

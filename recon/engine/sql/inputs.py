@@ -14,10 +14,12 @@ documents) are read by their loaders too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from recon import normalize
@@ -27,7 +29,7 @@ from recon.engine.sql import input_files, input_sides
 from recon.engine.sql.duckdb_engine import DuckDB
 from recon.engine.sql.input_sql import macros
 from recon.engine.sql.run import input_table
-from recon.errors import InputError
+from recon.errors import InputError, ReconError
 from recon.fields import DYNAMICS_COLUMNS, MAPPED, STRIVACITY_COLUMNS, FieldMap
 from recon.normalize import STRING
 from recon.readers import file_format
@@ -53,32 +55,49 @@ def load_exports(db: DuckDB, dynamics: str | Path, strivacity: str | Path, field
     with zero records is an ``InputError`` unless ``allow_empty`` (as ``recon.api.read_side``).
     """
     formats = formats or {}
-    con = db.con
-    ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
-    con.execute("SET preserve_insertion_order = true")  # rowid is then the file's order
-    try:
-        for statement in macros():
-            con.execute(statement)
-        how = {side: load_side(db, side, path, fields, formats.get(side), allow_empty)
-               for side, path in (("dynamics", dynamics), ("strivacity", strivacity))}
-    finally:
-        con.execute(f"SET preserve_insertion_order = {bool(ordered and ordered[0][0])}")
-    return Loaded(**how)
+    return Loaded(**{side: load_side(db, side, path, fields, formats.get(side), allow_empty)
+                     for side, path in (("dynamics", dynamics), ("strivacity", strivacity))})
 
 
-def load_side(db: DuckDB, side: str, path: str | Path, fields: FieldMap, format: str | None,
-              allow_empty: bool) -> str:
-    """One side's input table; ``duckdb`` when its readers did it, else ``loader``."""
+def load_side(db: DuckDB, side: str, path: str | Path, fields: FieldMap,
+              format: str | None = None, allow_empty: bool = False) -> str:
+    """One side's input table; ``duckdb`` when DuckDB's readers built it, else ``loader``."""
     from recon.api import SIDES, read_side  # recon.api will call this module: import late
 
     this = SIDES[side]
     kind = file_format(path, format, this.readers, this.name)
     columns = DYNAMICS_COLUMNS if side == "dynamics" else STRIVACITY_COLUMNS
-    if kind in input_files.READERS and _read_fast(db, side, path, fields, kind):
-        return "duckdb"
+    if kind in input_files.READERS:
+        with _ordered(db):
+            try:
+                if _read_fast(db, side, path, fields, kind):
+                    return "duckdb"
+            except duckdb.OutOfMemoryException as exc:
+                raise _out_of_memory(db, exc, path) from exc
     db.load(TABLES[side], input_table(read_side(side, path, fields, allow_empty, format),
                                       columns))
     return "loader"
+
+
+def _out_of_memory(db: DuckDB, exc: Exception, path: str | Path) -> ReconError:
+    first = str(exc).splitlines()[0]
+    return ReconError(f"DuckDB ran out of memory under memory_limit={db.memory_limit!r} reading "
+                      f"{path} ({first}). Raise the memory limit (--memory-limit), or give a "
+                      "temp_dir on a disk with more free space so DuckDB can spill to it.")
+
+
+@contextmanager
+def _ordered(db: DuckDB) -> Iterator[None]:
+    """Keep the file's order while reading (``rowid`` is then the record's position), with the
+    input macros defined; the connection's own setting is restored afterwards."""
+    rows = db.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
+    db.con.execute("SET preserve_insertion_order = true")
+    try:
+        for statement in macros():
+            db.con.execute(statement)
+        yield
+    finally:
+        db.con.execute(f"SET preserve_insertion_order = {bool(rows and rows[0][0])}")
 
 
 def _read_fast(db: DuckDB, side: str, path: str | Path, fields: FieldMap, kind: str) -> bool:
@@ -96,6 +115,8 @@ def _read_fast(db: DuckDB, side: str, path: str | Path, fields: FieldMap, kind: 
         if columns is None:
             return False
         select = ", ".join(f"{sql} AS {key}" for key, sql in columns.select.items())
+        select += "".join(f", recon_fast_email({key}) AS {key}_fast" for key in columns.emails)
+        select += "".join(f", recon_fast_stamp({key}) AS {key}_fast" for key in columns.stamps)
         bad = ", ".join(f"{sql} AS bad_{key}" for key, sql in columns.bad.items())
         db.con.execute(f"CREATE OR REPLACE TEMP TABLE {cols_table} AS SELECT rowid AS pos, "
                        f"{select}, {bad} FROM {raw_table}")
@@ -150,15 +171,15 @@ def _valid(db: DuckDB, table: str, raw: input_files.Raw, columns: input_sides.Co
 def _forms(db: DuckDB, name: str, table: str, columns: input_sides.Columns, path: str | Path,
            *, typed: bool) -> dict[str, str] | None:
     """Email keys and times SQL does not decide, each distinct value once through Python."""
-    emails = " UNION ALL ".join(f"SELECT {c} AS value FROM {table}" for c in columns.emails)
-    values = db.arrow(f"SELECT DISTINCT value FROM ({emails}) WHERE value IS NOT NULL "
-                      "AND NOT recon_fast_email(value)")["value"]
+    emails = " UNION ALL ".join(f"SELECT {c} AS value FROM {table} WHERE NOT {c}_fast"
+                                for c in columns.emails)
+    values = db.arrow(f"SELECT DISTINCT value FROM ({emails}) WHERE value IS NOT NULL")["value"]
     key, status = normalize.email_key(series(values).astype(STRING))
     db.load(f"{name}_input_emails", pa.table({"value": values, "key": strings(key),
                                               "status": strings(status)}))
-    stamps = " UNION ALL ".join(f"SELECT {c} AS value FROM {table}" for c in columns.stamps)
-    values = db.arrow(f"SELECT DISTINCT value FROM ({stamps}) WHERE value IS NOT NULL "
-                      "AND NOT recon_fast_stamp(value)")["value"]
+    stamps = " UNION ALL ".join(f"SELECT {c} AS value FROM {table} WHERE NOT {c}_fast"
+                                for c in columns.stamps)
+    values = db.arrow(f"SELECT DISTINCT value FROM ({stamps}) WHERE value IS NOT NULL")["value"]
     if typed and len(values):
         return None  # JSON times outside the strict form: pyarrow may have typed them
     try:
@@ -178,7 +199,7 @@ def _final(table: str, columns: input_sides.Columns, forms: Mapping[str, str], s
         joins[alias] = f"LEFT JOIN {forms['emails']} {alias} ON {alias}.value = c.{column}"
         fast = "lower(c.{0})" if part == "key" else "'ok'"
         none = "NULL" if part == "key" else "'missing'"
-        return (f"CASE WHEN c.{column} IS NULL THEN {none} WHEN recon_fast_email(c.{column}) "
+        return (f"CASE WHEN c.{column} IS NULL THEN {none} WHEN c.{column}_fast "
                 f"THEN {fast.format(column)} ELSE {alias}.{part} END")
     out = {"pos": "c.pos", "record_id": "c.record_id", "email": "c.email",
            "email_key": key("email", "e1", "key"), "email_status": key("email", "e1", "status"),
@@ -189,7 +210,7 @@ def _final(table: str, columns: input_sides.Columns, forms: Mapping[str, str], s
     else:
         out.update(link="c.link", store="c.store")
     joins["t"] = f"LEFT JOIN {forms['stamps']} t ON t.value = c.updated"
-    out["updated_ns"] = ("CASE WHEN c.updated IS NULL THEN NULL WHEN recon_fast_stamp(c.updated) "
+    out["updated_ns"] = ("CASE WHEN c.updated IS NULL THEN NULL WHEN c.updated_fast "
                          "THEN recon_stamp_ns(c.updated) ELSE t.ns END")
     select = ", ".join(f"{sql} AS {name}" for name, sql in out.items())
     return f"SELECT {select} FROM {table} c {' '.join(joins.values())} ORDER BY c.pos"
