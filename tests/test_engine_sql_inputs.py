@@ -8,7 +8,10 @@ loader cannot pass unnoticed; doubtful files are checked to go to the loader.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -16,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from input_paths import by_loader, same_outcome
 
@@ -24,7 +27,7 @@ from recon import normalize
 from recon.engine.sql import input_sql
 from recon.engine.sql.duckdb_engine import DuckDB
 from recon.engine.sql.inputs import load_exports
-from recon.errors import ReconError
+from recon.errors import InputError, ReconError
 from recon.fields import DEFAULT_FIELDS, load_fields
 from recon.sample import ACCOUNTS_FILE, CONTACTS_FILE, generate
 
@@ -172,3 +175,266 @@ def test_a_field_map_is_followed(tmp_path: Path) -> None:
     missing = tmp_path / "m.csv"
     missing.write_text(f"contactid,emailaddress1\n{GUID},a@x.com\n", encoding="utf-8")
     assert same_outcome("dynamics", missing, fields) is None  # the map names a missing column
+
+
+# --- bad or doubtful input: the loader decides, so its error or frame is the answer ----------
+
+HEADER = "contactid,emailaddress1,firstname,statecode,createdon,modifiedon\n"
+ROW = f"{GUID},jo@example.com,Jo,0,2024-03-01T10:00:00Z,2024-03-02T10:00:00Z\n"
+OTHER = "70bf4d48-34cb-ed11-b596-0022481d68cd"
+
+
+def _contacts(tmp_path: Path, *rows: str, header: str = HEADER) -> Path:
+    path = tmp_path / "c.csv"
+    path.write_text(header + ROW + "".join(rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("case", "row", "how"), [
+    ("too many fields", f"{OTHER},b@x.com,Al,0,,,extra\n", None),
+    ("too few fields", f"{OTHER},b@x.com\n", None),
+    ("unterminated quote", f'{OTHER},b@x.com,"Al,0,,\n', None),
+    ("text after a closing quote", f'{OTHER},b@x.com,"Al"x,0,,\n', "loader"),
+    ("a blank before a quote", f'{OTHER},b@x.com, "Al",0,,\n', "loader"),
+    ("a blank after a quote", f'{OTHER},b@x.com,"Al" ,0,,\n', "loader"),
+    ("a quoted comma and newline", f'{OTHER},b@x.com,"Al,""Jr""\nII",0,,\n', "duckdb"),
+    ("the same id again", f"{GUID.upper()},b@x.com,Al,0,,\n", None),
+    ("the same id in braces", f"{{{GUID}}},b@x.com,Al,0,,\n", None),
+    ("the same id with spaces", f" {GUID}\u00a0,b@x.com,Al,0,,\n", None),
+    ("no id", ",b@x.com,Al,0,,\n", None),
+    ("a blank id", " \u3000,b@x.com,Al,0,,\n", None),
+    ("a non-ASCII id", f"{OTHER}\u00e9,b@x.com,Al,0,,\n", "loader"),
+    ("a bad state", f"{OTHER},b@x.com,Al,2,,\n", None),
+    ("a blank state", f"{OTHER},b@x.com,Al, ,,\n", None),
+    ("a state in other letters", f"{OTHER},b@x.com,Al,act\u0130ve,,\n", "loader"),
+    ("a state with edge spaces", f"{OTHER},b@x.com,Al,\u00a0Active ,,\n", "duckdb"),
+    ("a bad time", f"{OTHER},b@x.com,Al,0,yesterday,\n", None),
+    ("an impossible date", f"{OTHER},b@x.com,Al,0,,2024-02-30T10:00:00Z\n", None),
+    ("a time the loader reads in pandas", f"{OTHER},b@x.com,Al,0,,2024-03-01 10:00+02:00\n",
+     "duckdb"),
+    ("a blank line", f"\n{OTHER},b@x.com,Al,0,,\n", "duckdb"),
+    ("a line of spaces", f"  \n{OTHER},b@x.com,Al,0,,\n", None),
+    ("CRLF endings", f"{OTHER},b@x.com,Al,0,,\r\n", "duckdb"),
+    ("a NUL byte", f"{OTHER},b@x.com,A\x00l,0,,\n", "duckdb"),
+    ("awkward emails", f"{OTHER}, <MAILTO:B@X.COM> ,Al,0,,\n", "duckdb"),
+])
+def test_csv_rows_of_every_kind(tmp_path: Path, case: str, row: str, how: str | None) -> None:
+    assert same_outcome("dynamics", _contacts(tmp_path, row)) == how, case
+
+
+@pytest.mark.parametrize(("case", "write", "how"), [
+    ("not UTF-8", lambda p: p.write_bytes((HEADER + ROW).encode() + b"x,b@x.com,Ren\xe9,0,,\n"),
+     None),
+    ("a BOM", lambda p: p.write_bytes(b"\xef\xbb\xbf" + (HEADER + ROW).encode()), "duckdb"),
+    ("header only", lambda p: p.write_text(HEADER), "loader"),
+    ("empty", lambda p: p.write_bytes(b""), None),
+    ("a quoted header", lambda p: p.write_text('"contactid",emailaddress1\n1,a@x.com\n'),
+     "loader"),
+    ("a repeated header", lambda p: p.write_text("contactid,emailaddress1,contactid\n1,a,2\n"),
+     None),
+    ("a header with spaces", lambda p: p.write_text(" contactid , emailaddress1\n1,a@x.com\n"),
+     "duckdb"),
+    ("no email column", lambda p: p.write_text("contactid,firstname\n1,Jo\n"), None),
+    ("an Excel export saved as CSV", lambda p: p.write_text(
+        "(Do Not Modify) Contact,Email,Status\n" f"{GUID},jo@example.com,Active\n"), "loader"),
+])
+def test_csv_files_of_every_kind(tmp_path: Path, case: str, write: object, how: str | None
+                                 ) -> None:
+    path = tmp_path / "c.csv"
+    write(path)  # type: ignore[operator]
+    assert same_outcome("dynamics", path) == how, case
+
+
+ACCOUNT = {"id": "acc-1", "enabled": True, "createdAt": "2024-07-04T13:32:16.911Z",
+           "identities": {"email": {"id": "jo@example.com", "verified": True}},
+           "accountInfo": {"name": {"givenName": "Jo"}, "emails": {"primaryEmail": "Jo@x.com"},
+                           "crm": {"dynamicsContactId": GUID}}}
+
+
+def _accounts(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "a.ndjson"
+    path.write_text(json.dumps(ACCOUNT) + "\n" + "".join(lines), encoding="utf-8")
+    return path
+
+
+def _account(**changes: object) -> str:
+    record = json.loads(json.dumps(ACCOUNT))
+    record["id"] = "acc-2"
+    for path, value in changes.items():
+        node = record
+        keys = path.split("__")
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return json.dumps(record) + "\n"
+
+
+@pytest.mark.parametrize(("case", "line", "how"), [
+    ("not JSON", '{"id": "x",\n', None),
+    ("an array", '["x"]\n', None),
+    ("a string", '"x"\n', None),
+    ("a trailing comma", '{"id": "acc-2", "enabled": true,}\n', None),
+    ("a trailing comma in an array", '{"id": "acc-2", "groups": [1,]}\n', None),
+    ("a blank before a closing brace", '{"id": "acc-2", "enabled": true }\n', "loader"),
+    ("two records on a line", '{"id": "a"} {"id": "b"}\n', None),
+    ("a record over two lines", '{"id":\n"acc-2"}\n', None),
+    ("a repeated key", '{"id": "acc-2", "id": "acc-3"}\n', "loader"),
+    ("the same id again", _account(id=" acc-1 "), None),
+    ("no id", _account(id=None), None),
+    ("a number id", _account(id=5), "duckdb"),
+    ("a float id", _account(id=5.0), "loader"),
+    ("a number name", _account(accountInfo__name__givenName=5), "duckdb"),
+    ("a float name", _account(accountInfo__name__givenName=1.5), "loader"),
+    ("a huge integer name", _account(accountInfo__name__givenName=10 ** 20), "loader"),
+    ("an object name", _account(accountInfo__name__givenName={"x": 1}), "loader"),
+    ("a list name", _account(accountInfo__name__givenName=["Jo"]), "loader"),
+    ("a name string where an object was", _account(accountInfo__name="Jo"), "duckdb"),
+    ("a date-like name", _account(accountInfo__name__givenName="2021-01-01"), "loader"),
+    ("a bad enabled", _account(enabled="maybe"), None),
+    ("enabled as a word", _account(enabled=" Yes "), "duckdb"),
+    ("enabled as a number", _account(enabled=1), "duckdb"),
+    ("a bad verified", _account(identities__email__verified="x"), None),
+    ("a bad time", _account(createdAt="last tuesday"), None),
+    ("a time as a number", _account(createdAt=1700000000), None),
+    ("a time in another form", _account(updatedAt="2024-07-04T13:32:16+02:00"), "loader"),
+    ("a dotted attribute key", _account(accountInfo__emails={}, **{
+        "accountInfo__emails.primaryEmail": "dot@x.com"}), None),
+    ("a dotted link key", _account(**{"accountInfo__crm.dynamicsContactId": OTHER}), None),
+    ("an attribute at the top level", _account(name={"givenName": "Top"}), "duckdb"),
+    ("a link with braces", _account(accountInfo__crm__dynamicsContactId=f" {{{OTHER.upper()}}}"),
+     "duckdb"),
+    ("a non-ASCII link", _account(accountInfo__crm__dynamicsContactId=OTHER + "\u0130"), "loader"),
+    ("a whitespace-only email falls through", _account(accountInfo__emails__primaryEmail="\u2003"),
+     "duckdb"),
+    ("escapes", _account(accountInfo__name__givenName='A\u00e9\\"\n\t\u0000\U0001f600'),
+     "duckdb"),
+    ("a blank line", "\n   \n" + _account(), "duckdb"),
+    ("not UTF-8", '{"id": "acc-2", "x": "caf\udce9"}\n', None),
+])
+def test_json_lines_of_every_kind(tmp_path: Path, case: str, line: str, how: str | None) -> None:
+    path = _accounts(tmp_path, line) if "\udce9" not in line else tmp_path / "a.ndjson"
+    if "\udce9" in line:
+        path.write_bytes(json.dumps(ACCOUNT).encode() + b"\n" +
+                         line.encode("utf-8", "surrogateescape"))
+    assert same_outcome("strivacity", path) == how, case
+
+
+def test_a_link_spelled_as_one_dotted_key_is_read(tmp_path: Path) -> None:
+    records = [{**ACCOUNT, "accountInfo": {"crm.dynamicsContactId": f"{{{GUID}}}"}},
+               {"id": "acc-2", "accountInfo": {"crm.dynamicsContactId": OTHER},
+                "identities": {"email": {"id": "b@x.com"}}}]
+    path = tmp_path / "a.ndjson"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert same_outcome("strivacity", path) == "duckdb"
+
+
+@pytest.mark.parametrize(("case", "frame", "how"), [
+    ("text", pd.DataFrame({"contactid": [GUID], "emailaddress1": ["a@x.com"]}), "duckdb"),
+    ("integers and booleans", pd.DataFrame({"contactid": [GUID, OTHER], "emailaddress1": [
+        "a@x.com", None], "versionnumber": [5, 7], "statecode": [0, 1]}), "duckdb"),
+    ("a boolean state", pd.DataFrame({"contactid": [GUID], "emailaddress1": ["a@x.com"],
+                                      "statecode": [True]}), "loader"),
+    ("floats", pd.DataFrame({"contactid": [GUID, OTHER], "emailaddress1": ["a@x.com", None],
+                             "versionnumber": [5.0, None]}), "loader"),
+    ("times", pd.DataFrame({"contactid": [GUID], "emailaddress1": ["a@x.com"],
+                            "createdon": [pd.Timestamp("2024-01-01", tz="UTC")]}), "loader"),
+    ("an id index", pd.DataFrame({"contactid": [GUID], "emailaddress1": ["a@x.com"]}
+                                 ).set_index("contactid"), None),
+])
+def test_parquet_of_every_kind(tmp_path: Path, case: str, frame: pd.DataFrame,
+                               how: str | None) -> None:
+    path = tmp_path / "c.parquet"
+    frame.to_parquet(path)
+    assert same_outcome("dynamics", path) == how, case
+
+
+@pytest.mark.parametrize("name", ["c.json", "c.xlsx"])
+def test_other_formats_are_read_by_the_loader(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    frame = pd.DataFrame({"contactid": [GUID], "emailaddress1": ["a@x.com"]})
+    if name.endswith("json"):
+        frame.to_json(path, orient="records")
+    else:
+        frame.to_excel(path, index=False)
+    assert same_outcome("dynamics", path) == "loader"
+
+
+def test_zero_records_is_refused_unless_allowed(tmp_path: Path) -> None:
+    contacts = tmp_path / "c.csv"
+    contacts.write_text(HEADER, encoding="utf-8")
+    with DuckDB() as db, pytest.raises(InputError, match="holds 0 contacts"):
+        load_exports(db, contacts, SAMPLE / ACCOUNTS_FILE, DEFAULT_FIELDS)
+    with DuckDB() as db:
+        how = load_exports(db, contacts, SAMPLE / ACCOUNTS_FILE, DEFAULT_FIELDS,
+                           allow_empty=True)
+        assert db.arrow("SELECT count(*) AS n FROM d")["n"].to_pylist() == [0]
+    assert (how.dynamics, how.strivacity) == ("loader", "duckdb")
+
+
+def test_formats_override_the_extension(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.txt"
+    path.write_bytes((SAMPLE / ACCOUNTS_FILE).read_bytes())
+    with DuckDB() as db:
+        how = load_exports(db, SAMPLE / CONTACTS_FILE, path, DEFAULT_FIELDS,
+                           formats={"strivacity": "ndjson"})
+    assert (how.dynamics, how.strivacity) == ("duckdb", "duckdb")
+    assert same_outcome("strivacity", path, format="ndjson") == "duckdb"
+
+
+# --- hypothesis: awkward values, written as exports, read the same both ways ----------------
+
+AWKWARD = st.lists(st.sampled_from(
+    list("aZ09 ,\"'\n\r\t{}-:.@+<>") + ["\u00a0", "\u200b", "\u3000", "\u00e9", "\u0130",
+                                         "\U0001f600", "mailto:", "2024-03-01T10:00:00Z"]),
+    max_size=8).map("".join)
+CELL = st.one_of(AWKWARD, st.sampled_from(["", " ", "0", "1", "Active", "inactive", "yes",
+                                           GUID, f"{{{GUID.upper()}}}", "x@example.com",
+                                           "2024-02-29T23:59:59.5Z", "2024-03-01"]))
+COLUMNS = ("contactid", "emailaddress1", "emailaddress2", "firstname", "mobilephone",
+           "statecode", "createdon", "modifiedon", "versionnumber", "@odata.etag")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(*[CELL] * len(COLUMNS)), min_size=1, max_size=6),
+       st.sampled_from(["minimal", "all"]))
+def test_awkward_csv_cells_read_the_same(rows: list[tuple[str, ...]], quoting: str) -> None:
+    text = io.StringIO()
+    writer = csv.writer(text, quoting=csv.QUOTE_ALL if quoting == "all" else csv.QUOTE_MINIMAL,
+                        lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "c.csv"
+        path.write_text(text.getvalue(), encoding="utf-8")
+        same_outcome("dynamics", path)
+
+
+JSON_VALUE = st.one_of(CELL, st.none(), st.booleans(), st.integers(-10, 10 ** 6),
+                       st.floats(allow_nan=False, allow_infinity=False))
+ACCOUNT_PATHS = ("id", "store", "enabled", "createdAt", "updatedAt",
+                 "identities.email.id", "identities.email.verified",
+                 "accountInfo.emails.primaryEmail", "accountInfo.name.givenName",
+                 "identities.local.metadata.name.familyName", "name.middleName",
+                 "accountInfo.crm.dynamicsContactId")
+
+
+def _nested(values: dict[str, object]) -> dict:
+    record: dict = {}
+    for path, value in values.items():
+        node = record
+        keys = path.split(".")
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return record
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.dictionaries(st.sampled_from(ACCOUNT_PATHS), JSON_VALUE), min_size=1,
+                max_size=6))
+def test_awkward_json_values_read_the_same(records: list[dict[str, object]]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "a.ndjson"
+        path.write_text("".join(json.dumps(_nested(r)) + "\n" for r in records),
+                        encoding="utf-8")
+        same_outcome("strivacity", path)

@@ -24,7 +24,8 @@ from recon.strivacity.frame import flatten, to_canonical
 @pytest.fixture(autouse=True)
 def _duckdb_path_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every file read here is read by DuckDB's path too, which must agree (``input_paths``)."""
-    monkeypatch.setattr(sys.modules[__name__], "read_strivacity", checked("strivacity", read_strivacity))
+    monkeypatch.setattr(sys.modules[__name__], "read_strivacity",
+                        checked("strivacity", read_strivacity))
 
 
 GUID = "49b0be2e-d01c-ed11-b83e-000d3a572421"

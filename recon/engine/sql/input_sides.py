@@ -51,7 +51,8 @@ class Columns:
 
 
 def compositions(name: str) -> list[tuple[str, ...]]:
-    """Every way to spell a dotted column as JSON keys: ``a.b`` is ``{"a": {"b"}}`` or ``{"a.b"}``."""
+    """Every way to spell a dotted column as JSON keys: ``a.b`` is ``{"a": {"b"}}`` or
+    ``{"a.b"}``."""
     parts = name.split(".")
     spelled: list[tuple[str, ...]] = [(parts[0],)]
     for part in parts[1:]:
