@@ -109,7 +109,7 @@ def dynamics_columns(raw: Raw, fields: FieldMap, source: str) -> Columns | None:
     bad = {"id_text": f"({identifier} IS NOT NULL AND NOT recon_ascii({trimmed(identifier)}))",
            "active": flag_bad(state, dynamics.STATE_ACTIVE, dynamics.STATE_INACTIVE),
            **_json_checks(raw, tuple(dynamics.TIMES.values()))}
-    counted = ()
+    counted: tuple[str, ...] = ()
     if raw.names is None:
         named = [fields[f].dynamics for f, side in fields.named if side == "dynamics"]
         counted = tuple(dict.fromkeys(text(c) for c in (email, *named)))
@@ -176,7 +176,7 @@ def strivacity_columns(raw: Raw, fields: FieldMap, source: str, store: str) -> C
            "verified": flag_bad(verified, TRUE_WORDS, FALSE_WORDS),
            "link_text": f"({link} IS NOT NULL AND NOT recon_ascii({trimmed(link)}))",
            **_json_checks(raw, tuple(strivacity.TIMES.values()))}
-    counted = ()
+    counted: tuple[str, ...] = ()
     if raw.names is None:
         named = [fields[f].strivacity for f, side in fields.named if side == "strivacity"]
         counted = tuple(dict.fromkeys(
