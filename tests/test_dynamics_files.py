@@ -399,3 +399,9 @@ def test_a_contactid_on_two_jsonl_rows_is_refused(tmp_path: Path) -> None:
                     f'{{"contactid": "{GUID}", "emailaddress1": "b@x.com"}}\n', encoding="utf-8")
     error = raises(path)
     assert error.line == 3 and "line 1 and line 3" in str(error)
+
+
+def test_a_whole_float_past_int64_is_printed_not_a_traceback() -> None:
+    raw = pd.DataFrame({"contactid": [GUID], "emailaddress1": ["a@x.com"],
+                        "mobilephone": [9.223372036854776e18]})
+    assert to_canonical(raw)["phone"].tolist() == ["9.223372036854776e+18"]

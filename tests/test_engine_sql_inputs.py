@@ -288,7 +288,7 @@ def _account(**changes: object) -> str:
     ("a huge integer name", _account(accountInfo__name__givenName=10 ** 20), "loader"),
     ("an object name", _account(accountInfo__name__givenName={"x": 1}), "loader"),
     ("a list name", _account(accountInfo__name__givenName=["Jo"]), "loader"),
-    ("a name string where an object was", _account(accountInfo__name="Jo"), "duckdb"),
+    ("a name string where an object was", _account(accountInfo__name="Jo"), "loader"),
     ("a date-like name", _account(accountInfo__name__givenName="2021-01-01"), "loader"),
     ("a bad enabled", _account(enabled="maybe"), None),
     ("enabled as a word", _account(enabled=" Yes "), "duckdb"),

@@ -44,7 +44,7 @@ class Raw:
     table: str
     values: dict[str, str]  # source column -> SQL of its text
     names: tuple[str, ...] | None  # the file's columns; None for JSON: those with a value
-    types: dict[str, str] = field(default_factory=dict)  # JSON: source column -> its type
+    json: bool = False  # values may be JSON numbers, booleans, objects or arrays as text
     spellings: dict[str, list[str]] = field(default_factory=dict)  # JSON: one SQL per spelling
 
 
@@ -133,40 +133,48 @@ def _any_of(block: np.ndarray, values: Sequence[int]) -> np.ndarray:
 
 def read_json_lines(con: duckdb.DuckDBPyConnection, path: str | Path, table: str,
                     wanted: Sequence[str], key_paths: KeyPaths) -> Raw | None:
-    """NDJSON / JSON lines with read_json: each top-level key as JSON, then each wanted column
-    at every spelling of its keys with its JSON type (numbers, objects, arrays told from text),
-    one parse per key and record."""
+    """NDJSON / JSON lines with read_json: each wanted column at every spelling of its keys, as
+    text (a number, object or array arrives as its JSON text, which ``input_sides`` checks)."""
     if not _readable(path) or _bytes_near(path, _comma_or_blank_before_closer):
         return None
-    under: dict[str, list[str]] = {}  # top-level key -> JSON paths below it
-    spelled: dict[str, list[tuple[str, int]]] = {}  # column -> (top-level key, path index)
-    for name in dict.fromkeys(wanted):
-        for keys in key_paths(name):
-            paths = under.setdefault(keys[0], [])
-            at = "$" + "".join("." + _json_key(k) for k in keys[1:])
-            if at not in paths:
-                paths.append(at)
-            spelled.setdefault(name, []).append((keys[0], paths.index(at) + 1))
-    tops = {key: f"k{n}" for n, key in enumerate(under)}
-    spec = "{" + ", ".join(f"{literal(k)}: 'JSON'" for k in under) + "}"
-    select = [f"{part}({ident(key)}, [{', '.join(map(literal, paths))}]) AS {kind}{tops[key]}"
-              for key, paths in under.items()
-              for part, kind in (("json_extract_string", "v"), ("json_type", "t"))]
+    tree: dict = {}
+    spelled = {name: key_paths(name) for name in dict.fromkeys(wanted)}
+    if not all(_insert(tree, keys) for paths in spelled.values() for keys in paths):
+        return None  # a key wanted both as a value and as an object
+    spec = "{" + ", ".join(f"{literal(k)}: {literal(_type(v))}" for k, v in tree.items()) + "}"
+    select, spellings = [], {}
+    for k, (name, paths) in enumerate(spelled.items()):
+        spellings[name] = [f"v{k}_{j}" for j in range(len(paths))]
+        for j, keys in enumerate(paths):
+            leaf = ident(keys[0])
+            for key in keys[1:]:
+                leaf = f"struct_extract({leaf}, {literal(key)})"
+            select.append(f"{leaf} AS v{k}_{j}")
     reader = (f"read_json({literal(str(path))}, format = 'newline_delimited', records = true, "
               f"columns = {spec}, maximum_object_size = {MAX_RECORD})")
     if not _execute(con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT "
                          f"{', '.join(select) or '1 AS one'} FROM {reader}"):
         return None
-    spellings = {name: [f"v{tops[key]}[{i}]" for key, i in found]
-                 for name, found in spelled.items()}
-    types = {name: _first([f"t{tops[key]}[{i}]" for key, i in found])
-             for name, found in spelled.items()}
-    return Raw(table, {n: _first(v) for n, v in spellings.items()}, None, types, spellings)
+    return Raw(table, {n: _first(v) for n, v in spellings.items()}, None, True, spellings)
 
 
-def _json_key(key: str) -> str:
-    """A key in a JSON path: quoted, so dots and spaces in it are part of the key."""
-    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _insert(tree: dict, keys: tuple[str, ...]) -> bool:
+    """Add a key path to the tree of struct fields; False where a key is both leaf and object."""
+    node = tree
+    for key in keys[:-1]:
+        if key in node and node[key] is None:
+            return False
+        node = node.setdefault(key, {})
+    if keys[-1] in node and node[keys[-1]] is not None:
+        return False
+    node[keys[-1]] = None
+    return True
+
+
+def _type(node: dict | None) -> str:
+    if node is None:
+        return "VARCHAR"
+    return "STRUCT(" + ", ".join(f"{ident(k)} {_type(v)}" for k, v in node.items()) + ")"
 
 
 def _first(columns: list[str]) -> str:

@@ -17,8 +17,6 @@ from recon.convert import FALSE_WORDS, TRUE_WORDS, Origin, check_columns
 from recon.dynamics import frame as dynamics
 from recon.engine.sql.input_files import Raw
 from recon.engine.sql.input_sql import (
-    DATE_LIKE,
-    PLAIN_INTEGER,
     blank,
     coalesce,
     flag,
@@ -66,19 +64,18 @@ def _text(raw: Raw, name: str) -> str:
 
 
 def _json_checks(raw: Raw, times: tuple[str, ...]) -> dict[str, str]:
-    """JSON values SQL cannot read as the loader does: numbers other than plain integers,
-    objects and arrays where text is expected, dates pyarrow would infer, other time forms."""
+    """JSON values SQL cannot read as the loader does: other time forms where a time is expected,
+    and elsewhere text that may be a JSON number other than a plain integer, an object or an
+    array (pyarrow types those), or a date (pyarrow infers timestamps from such strings)."""
+    if not raw.json:
+        return {}
     checks = {}
-    for k, (name, kind) in enumerate(raw.types.items()):
-        value = raw.values[name]
+    for k, (name, value) in enumerate(raw.values.items()):
         if name in times:
-            checks[f"json_{k}"] = (f"NOT ({value} IS NULL OR {value} = '' OR ({kind} = 'VARCHAR' "
-                                   f"AND recon_fast_stamp({value})))")
+            checks[f"json_{k}"] = (f"NOT ({value} IS NULL OR {value} = '' "
+                                   f"OR recon_fast_stamp({value}))")
         else:
-            checks[f"json_{k}"] = (
-                f"NOT COALESCE({kind} IN ('NULL', 'BOOLEAN') OR ({kind} = 'VARCHAR' AND NOT "
-                f"regexp_matches({value}, {literal(DATE_LIKE)})) OR ({kind} IN ('BIGINT', "
-                f"'UBIGINT') AND regexp_matches({value}, {literal(PLAIN_INTEGER)})), TRUE)")
+            checks[f"json_{k}"] = f"recon_json_doubt({value})"
     return checks
 
 

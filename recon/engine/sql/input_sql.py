@@ -27,6 +27,10 @@ YEARS = (1700, 2200)
 DATE_LIKE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 #: A JSON integer whose digits pyarrow prints back the same (int64, no ``-0``).
 PLAIN_INTEGER = r"^(-?[1-9][0-9]{0,14}|0)$"
+#: Text that may be a JSON number (a string never starts with ``0`` followed by digits as one).
+NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+#: Text that may be a JSON object or array.
+CONTAINER = r'^(\{\s*["}]|\[)'
 
 
 def literal(text: str) -> str:
@@ -56,6 +60,15 @@ def macros() -> list[str]:
             AND regexp_matches(lower(x), {literal(normalize._FAST_EMAIL)})
             AND NOT regexp_matches(lower(x), {literal(normalize._SPECIAL_TLD)})
             AND NOT regexp_matches(lower(x), {literal(normalize._HYPHENS34)})""",
+        # the first character rules most values out before any regular expression runs
+        f"""CREATE OR REPLACE TEMP MACRO recon_json_doubt(x) AS CASE
+            WHEN x IS NULL THEN FALSE
+            WHEN left(x, 1) IN ('{{', '[') THEN regexp_matches(x, {literal(CONTAINER)})
+            WHEN left(x, 1) IN ('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9') THEN
+                (regexp_matches(x, {literal(NUMBER)})
+                 AND NOT regexp_matches(x, {literal(PLAIN_INTEGER)}))
+                OR regexp_matches(x, {literal(DATE_LIKE)})
+            ELSE x IN ('NaN', 'Infinity') END""",
         f"""CREATE OR REPLACE TEMP MACRO recon_fast_stamp(x) AS
             COALESCE(regexp_matches(x, {literal(STAMP)})
             AND {year} BETWEEN {YEARS[0]} AND {YEARS[1]}

@@ -122,7 +122,7 @@ def _read_fast(db: DuckDB, side: str, path: str | Path, fields: FieldMap, kind: 
                        f"{select}, {bad} FROM {raw_table}")
         if not _valid(db, cols_table, raw, columns):
             return False
-        forms = _forms(db, name, cols_table, columns, path, typed=bool(raw.types))
+        forms = _forms(db, name, cols_table, columns, path, typed=raw.json)
         if forms is None:
             return False
         db.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
