@@ -64,19 +64,13 @@ def _text(raw: Raw, name: str) -> str:
 
 
 def _json_checks(raw: Raw, times: tuple[str, ...]) -> dict[str, str]:
-    """JSON values SQL cannot read as the loader does: other time forms where a time is expected,
-    and elsewhere text that may be a JSON number other than a plain integer, an object or an
-    array (pyarrow types those), or a date (pyarrow infers timestamps from such strings)."""
+    """JSON values SQL cannot read as the loader does: text that may be a JSON number other than
+    a plain integer, an object or an array (pyarrow types those), or a date (pyarrow infers
+    timestamps from such strings). Times are checked in ``inputs._forms``."""
     if not raw.json:
         return {}
-    checks = {}
-    for k, (name, value) in enumerate(raw.values.items()):
-        if name in times:
-            checks[f"json_{k}"] = (f"NOT ({value} IS NULL OR {value} = '' "
-                                   f"OR recon_fast_stamp({value}))")
-        else:
-            checks[f"json_{k}"] = f"recon_json_doubt({value})"
-    return checks
+    return {f"json_{k}": f"recon_json_doubt({value})"
+            for k, (name, value) in enumerate(raw.values.items()) if name not in times}
 
 
 def dynamics_wanted(fields: FieldMap) -> tuple[str, ...]:

@@ -49,11 +49,14 @@ def macros() -> list[str]:
     year = "TRY_CAST(regexp_extract(x, '^[0-9]{4}') AS INTEGER)"
     day = "TRY_CAST(substr(x, 1, 10) AS DATE)"
     return [
-        # trim with a set of characters is slow: only values with a blank at an edge take it
-        f"CREATE OR REPLACE TEMP MACRO recon_trim(x) AS CASE WHEN regexp_matches(x, "
-        f"{literal(f'^{EDGE}|{EDGE}$')}) THEN trim(x, {chars}) ELSE x END",
-        f"CREATE OR REPLACE TEMP MACRO recon_blank(x) AS regexp_matches(x, "
-        f"{literal(f'^{EDGE}+$')})",
+        # trim with a set of characters, and regular expressions, are slow: only values with a
+        # blank at an edge take them
+        f"CREATE OR REPLACE TEMP MACRO recon_edge(x) AS strpos({chars}, left(x, 1)) > 0 "
+        f"OR strpos({chars}, right(x, 1)) > 0",
+        "CREATE OR REPLACE TEMP MACRO recon_trim(x) AS CASE WHEN recon_edge(x) "
+        f"THEN trim(x, {chars}) ELSE x END",
+        "CREATE OR REPLACE TEMP MACRO recon_blank(x) AS CASE WHEN recon_edge(x) "
+        f"THEN regexp_matches(x, {literal(f'^{EDGE}+$')}) ELSE FALSE END",
         "CREATE OR REPLACE TEMP MACRO recon_ascii(x) AS strlen(x) = length(x)",
         f"""CREATE OR REPLACE TEMP MACRO recon_fast_email(x) AS
             recon_ascii(x) AND length(x) <= {normalize._MAX_ADDRESS}
@@ -72,7 +75,7 @@ def macros() -> list[str]:
         f"""CREATE OR REPLACE TEMP MACRO recon_fast_stamp(x) AS
             COALESCE(regexp_matches(x, {literal(STAMP)})
             AND {year} BETWEEN {YEARS[0]} AND {YEARS[1]}
-            AND strftime({day}, '%Y-%m-%d') = substr(x, 1, 10)
+            AND {day} IS NOT NULL
             AND TRY_CAST(substr(x, 12, 2) AS INTEGER) < 24
             AND TRY_CAST(substr(x, 15, 2) AS INTEGER) < 60
             AND TRY_CAST(substr(x, 18, 2) AS INTEGER) < 60, FALSE)""",
