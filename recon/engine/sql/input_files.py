@@ -39,23 +39,14 @@ KeyPaths = Callable[[str], list[tuple[str, ...]]]
 
 @dataclass(frozen=True)
 class Raw:
-    """A side's source columns in DuckDB: ``table`` (``rowid`` is the record's position)."""
+    """A side's source columns as DuckDB reads them: ``table``, a query over the file with one
+    row per record in file order (DuckDB refusing the file shows when the query runs)."""
 
     table: str
     values: dict[str, str]  # source column -> SQL of its text
     names: tuple[str, ...] | None  # the file's columns; None for JSON: those with a value
     json: bool = False  # values may be JSON numbers, booleans, objects or arrays as text
     spellings: dict[str, list[str]] = field(default_factory=dict)  # JSON: one SQL per spelling
-
-
-def _execute(con: duckdb.DuckDBPyConnection, sql: str) -> bool:
-    try:
-        con.execute(sql)
-    except duckdb.OutOfMemoryException:
-        raise
-    except duckdb.Error:
-        return False
-    return True
 
 
 def _readable(path: str | Path) -> bool:
@@ -66,7 +57,7 @@ def _readable(path: str | Path) -> bool:
     return not is_blank(path)
 
 
-def read_csv(con: duckdb.DuckDBPyConnection, path: str | Path, table: str,
+def read_csv(con: duckdb.DuckDBPyConnection, path: str | Path,
              wanted: Sequence[str]) -> Raw | None:
     """A CSV export with read_csv (explicit options, all text); ``wanted`` columns only."""
     names = csv_names(path)
@@ -79,9 +70,8 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: str | Path, table: str,
     reader = (f"read_csv({literal(str(path))}, header = true, columns = {spec}, delim = ',', "
               "quote = '\"', escape = '\"', strict_mode = true, auto_detect = false, "
               "null_padding = false, ignore_errors = false, encoding = 'utf-8')")
-    if not _execute(con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {select} FROM {reader}"):
-        return None
-    return Raw(table, {n: f"v{k}" for k, n in enumerate(present)}, tuple(names))
+    return Raw(f"(SELECT {select} FROM {reader})", {n: f"v{k}" for k, n in enumerate(present)},
+               tuple(names))
 
 
 def csv_names(path: str | Path) -> list[str] | None:
@@ -131,7 +121,7 @@ def _any_of(block: np.ndarray, values: Sequence[int]) -> np.ndarray:
     return found
 
 
-def read_json_lines(con: duckdb.DuckDBPyConnection, path: str | Path, table: str,
+def read_json_lines(con: duckdb.DuckDBPyConnection, path: str | Path,
                     wanted: Sequence[str], key_paths: KeyPaths) -> Raw | None:
     """NDJSON / JSON lines with read_json: each wanted column at every spelling of its keys, as
     text (a number, object or array arrives as its JSON text, which ``input_sides`` checks)."""
@@ -152,10 +142,8 @@ def read_json_lines(con: duckdb.DuckDBPyConnection, path: str | Path, table: str
             select.append(f"{leaf} AS v{k}_{j}")
     reader = (f"read_json({literal(str(path))}, format = 'newline_delimited', records = true, "
               f"columns = {spec}, maximum_object_size = {MAX_RECORD})")
-    if not _execute(con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT "
-                         f"{', '.join(select) or '1 AS one'} FROM {reader}"):
-        return None
-    return Raw(table, {n: _first(v) for n, v in spellings.items()}, None, True, spellings)
+    return Raw(f"(SELECT {', '.join(select) or '1 AS one'} FROM {reader})",
+               {n: _first(v) for n, v in spellings.items()}, None, True, spellings)
 
 
 def _insert(tree: dict, keys: tuple[str, ...]) -> bool:
@@ -181,7 +169,7 @@ def _first(columns: list[str]) -> str:
     return columns[0] if len(columns) == 1 else f"COALESCE({', '.join(columns)})"
 
 
-def read_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, table: str,
+def read_parquet(con: duckdb.DuckDBPyConnection, path: str | Path,
                  wanted: Sequence[str]) -> Raw | None:
     """A Parquet export with read_parquet; text, integer and boolean columns as their text."""
     if not _readable(path) or _pandas_index(path):
@@ -199,9 +187,8 @@ def read_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, table: str,
     if any(t is None for t in texts):
         return None
     select = ", ".join(f"{t} AS v{k}" for k, t in enumerate(texts)) or "1 AS one"
-    if not _execute(con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {select} FROM {source}"):
-        return None
-    return Raw(table, {n: f"v{k}" for k, n in enumerate(present)}, tuple(kinds))
+    return Raw(f"(SELECT {select} FROM {source})", {n: f"v{k}" for k, n in enumerate(present)},
+               tuple(kinds))
 
 
 def _pandas_index(path: str | Path) -> bool:

@@ -103,23 +103,14 @@ def _ordered(db: DuckDB) -> Iterator[None]:
 def _read_fast(db: DuckDB, side: str, path: str | Path, fields: FieldMap, kind: str) -> bool:
     """Build the side's table with DuckDB; False (nothing built) where the loader must read."""
     name = TABLES[side]
-    raw_table, cols_table = f"{name}_input_raw", f"{name}_input_cols"
+    cols_table = f"{name}_input_cols"
     try:
-        raw = _raw(db, side, path, fields, kind, raw_table)
-        if raw is None:
+        raw = _raw(db, side, path, fields, kind)
+        columns = None if raw is None else (
+            input_sides.dynamics_columns(raw, fields, str(path)) if side == "dynamics" else
+            input_sides.strivacity_columns(raw, fields, str(path), strivacity_store()))
+        if raw is None or columns is None or not _columns(db, cols_table, raw, columns):
             return False
-        if side == "dynamics":
-            columns = input_sides.dynamics_columns(raw, fields, str(path))
-        else:
-            columns = input_sides.strivacity_columns(raw, fields, str(path), strivacity_store())
-        if columns is None:
-            return False
-        select = ", ".join(f"{sql} AS {key}" for key, sql in columns.select.items())
-        select += "".join(f", recon_fast_email({key}) AS {key}_fast" for key in columns.emails)
-        select += "".join(f", recon_fast_stamp({key}) AS {key}_fast" for key in columns.stamps)
-        bad = ", ".join(f"{sql} AS bad_{key}" for key, sql in columns.bad.items())
-        db.con.execute(f"CREATE OR REPLACE TEMP TABLE {cols_table} AS SELECT rowid AS pos, "
-                       f"{select}, {bad} FROM {raw_table}")
         if not _valid(db, cols_table, raw, columns):
             return False
         forms = _forms(db, name, cols_table, columns, path, typed=raw.json)
@@ -129,22 +120,48 @@ def _read_fast(db: DuckDB, side: str, path: str | Path, fields: FieldMap, kind: 
                        f"{_final(cols_table, columns, forms, side)}")
         return True
     finally:
-        for table in (raw_table, cols_table, f"{name}_input_emails", f"{name}_input_stamps"):
+        for table in (cols_table, f"{name}_input_emails", f"{name}_input_stamps"):
             db.con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _raw(db: DuckDB, side: str, path: str | Path, fields: FieldMap, kind: str,
-         table: str) -> input_files.Raw | None:
+def _raw(db: DuckDB, side: str, path: str | Path, fields: FieldMap,
+         kind: str) -> input_files.Raw | None:
     if side == "dynamics":
         wanted, paths = input_sides.dynamics_wanted(fields), input_sides.compositions
     else:
         wanted, paths = input_sides.strivacity_wanted(fields), input_sides.strivacity_key_paths
     reader = input_files.READERS[kind]
     if reader == "csv":
-        return input_files.read_csv(db.con, path, table, wanted)
+        return input_files.read_csv(db.con, path, wanted)
     if reader == "json":
-        return input_files.read_json_lines(db.con, path, table, wanted, paths)
-    return input_files.read_parquet(db.con, path, table, wanted)
+        return input_files.read_json_lines(db.con, path, wanted, paths)
+    return input_files.read_parquet(db.con, path, wanted)
+
+
+def _columns(db: DuckDB, table: str, raw: input_files.Raw,
+             columns: input_sides.Columns) -> bool:
+    """Read the file into ``table`` (its ``rowid`` is the record's position): the columns, the
+    checks, and what ``_valid`` counts. False where DuckDB refuses the file."""
+    parts = [f"{sql} AS {key}" for key, sql in columns.select.items()]
+    parts += [f"{sql} AS bad_{key}" for key, sql in columns.bad.items()]
+    parts += [f"recon_fast_email({key}) AS {key}_fast" for key in columns.emails]
+    parts += [f"recon_fast_stamp({key}) AS {key}_fast" for key in columns.stamps]
+    parts += [f"({sql}) IS NOT NULL AS counted_{k}" for k, sql in enumerate(columns.counted)]
+    parts += [f"{sql} IS NOT NULL AS spelled_{k}_{j}" for k, spelled in enumerate(_spelled(raw))
+              for j, sql in enumerate(spelled)]
+    try:
+        db.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(parts)} "
+                       f"FROM {raw.table}")
+    except duckdb.OutOfMemoryException:
+        raise
+    except duckdb.Error:  # a malformed line, bad UTF-8, a JSON shape DuckDB will not take
+        return False
+    return True
+
+
+def _spelled(raw: input_files.Raw) -> list[list[str]]:
+    """The JSON columns that can be spelled more than one way, each spelling's value."""
+    return [s for s in raw.spellings.values() if len(s) > 1]
 
 
 def _valid(db: DuckDB, table: str, raw: input_files.Raw, columns: input_sides.Columns) -> bool:
@@ -152,20 +169,13 @@ def _valid(db: DuckDB, table: str, raw: input_files.Raw, columns: input_sides.Co
     with a value, each JSON column spelled one way only."""
     parts = ["count(*) > 0", "count(record_id) = count(*)",
              "count(DISTINCT record_id) = count(*)",
-             *(f"NOT bool_or(bad_{key})" for key in columns.bad)]
-    spelled = [s for s in raw.spellings.values() if len(s) > 1]
-    source = raw.table
-    checks = [f"SELECT {' AND '.join(parts)} FROM {table}"]
-    if columns.counted or spelled:
-        raw_parts = [f"count({c}) > 0" for c in columns.counted]
-        raw_parts += [" + ".join(f"CAST(count({c}) > 0 AS INTEGER)" for c in s) + " <= 1"
-                      for s in spelled]
-        checks.append(f"SELECT {' AND '.join(raw_parts)} FROM {source}")
-    for sql in checks:
-        rows = db.con.execute(sql).fetchall()
-        if not (rows and rows[0][0]):
-            return False
-    return True
+             *(f"NOT bool_or(bad_{key})" for key in columns.bad),
+             *(f"bool_or(counted_{k})" for k in range(len(columns.counted))),
+             *(" + ".join(f"CAST(bool_or(spelled_{k}_{j}) AS INTEGER)"
+                          for j in range(len(spelled))) + " <= 1"
+               for k, spelled in enumerate(_spelled(raw)))]
+    rows = db.con.execute(f"SELECT {' AND '.join(parts)} FROM {table}").fetchall()
+    return bool(rows and rows[0][0])
 
 
 def _forms(db: DuckDB, name: str, table: str, columns: input_sides.Columns, path: str | Path,
@@ -201,7 +211,7 @@ def _final(table: str, columns: input_sides.Columns, forms: Mapping[str, str], s
         none = "NULL" if part == "key" else "'missing'"
         return (f"CASE WHEN c.{column} IS NULL THEN {none} WHEN c.{column}_fast "
                 f"THEN {fast.format(column)} ELSE {alias}.{part} END")
-    out = {"pos": "c.pos", "record_id": "c.record_id", "email": "c.email",
+    out = {"pos": "c.rowid", "record_id": "c.record_id", "email": "c.email",
            "email_key": key("email", "e1", "key"), "email_status": key("email", "e1", "status"),
            **{m: f"c.{m}" for m in MAPPED}, "active": "c.active"}
     if side == "dynamics":
@@ -213,4 +223,4 @@ def _final(table: str, columns: input_sides.Columns, forms: Mapping[str, str], s
     out["updated_ns"] = ("CASE WHEN c.updated IS NULL THEN NULL WHEN c.updated_fast "
                          "THEN recon_stamp_ns(c.updated) ELSE t.ns END")
     select = ", ".join(f"{sql} AS {name}" for name, sql in out.items())
-    return f"SELECT {select} FROM {table} c {' '.join(joins.values())} ORDER BY c.pos"
+    return f"SELECT {select} FROM {table} c {' '.join(joins.values())} ORDER BY c.rowid"
