@@ -394,7 +394,7 @@ COLUMNS = ("contactid", "emailaddress1", "emailaddress2", "firstname", "mobileph
            "statecode", "createdon", "modifiedon", "versionnumber", "@odata.etag")
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(*[CELL] * len(COLUMNS)), min_size=1, max_size=6),
        st.sampled_from(["minimal", "all"]))
 def test_awkward_csv_cells_read_the_same(rows: list[tuple[str, ...]], quoting: str) -> None:
@@ -429,7 +429,7 @@ def _nested(values: dict[str, object]) -> dict:
     return record
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.dictionaries(st.sampled_from(ACCOUNT_PATHS), JSON_VALUE), min_size=1,
                 max_size=6))
 def test_awkward_json_values_read_the_same(records: list[dict[str, object]]) -> None:

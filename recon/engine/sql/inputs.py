@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from recon import normalize
 from recon.convert import Origin, timestamps
-from recon.engine.keys import series, strings
 from recon.engine.sql import input_files, input_sides
 from recon.engine.sql.duckdb_engine import DuckDB
 from recon.engine.sql.input_sql import macros
@@ -184,21 +184,27 @@ def _forms(db: DuckDB, name: str, table: str, columns: input_sides.Columns, path
     emails = " UNION ALL ".join(f"SELECT {c} AS value FROM {table} WHERE NOT {c}_fast"
                                 for c in columns.emails)
     values = db.arrow(f"SELECT DISTINCT value FROM ({emails}) WHERE value IS NOT NULL")["value"]
-    key, status = normalize.email_key(series(values).astype(STRING))
-    db.load(f"{name}_input_emails", pa.table({"value": values, "key": strings(key),
-                                              "status": strings(status)}))
+    key, status = normalize.email_key(_series(values))
+    db.load(f"{name}_input_emails", pa.table({
+        "value": values, "key": pa.array(key.array, pa.string(), from_pandas=True),
+        "status": pa.array(status.array, pa.string(), from_pandas=True)}))
     stamps = " UNION ALL ".join(f"SELECT {c} AS value FROM {table} WHERE NOT {c}_fast"
                                 for c in columns.stamps)
     values = db.arrow(f"SELECT DISTINCT value FROM ({stamps}) WHERE value IS NOT NULL")["value"]
     if typed and len(values):
         return None  # JSON times outside the strict form: pyarrow may have typed them
     try:
-        parsed = timestamps(series(values).astype(STRING), "time", Origin(str(path)))
+        parsed = timestamps(_series(values), "time", Origin(str(path)))
     except InputError:
         return None
     ns = parsed.to_numpy(dtype="datetime64[ns]").view("int64")
     db.load(f"{name}_input_stamps", pa.table({"value": values, "ns": pa.array(ns, pa.int64())}))
     return {"emails": f"{name}_input_emails", "stamps": f"{name}_input_stamps"}
+
+
+def _series(values: pa.ChunkedArray) -> pd.Series:
+    """Distinct values from DuckDB as the STRING series the loaders' functions take."""
+    return pd.Series(pd.arrays.ArrowExtensionArray(values), dtype=STRING)
 
 
 def _final(table: str, columns: input_sides.Columns, forms: Mapping[str, str], side: str) -> str:
