@@ -53,7 +53,9 @@ def as_string(values: pd.Series) -> pd.Series:
     if pa.types.is_floating(arr.type):
         finite = pc.fill_null(pc.is_finite(arr), True)
         whole = pc.fill_null(pc.equal(pc.floor(arr), arr), True)
-        if pc.all(pc.and_(finite, whole)).as_py():
+        # past int64 a float is printed as it is (casting it would fail with a traceback)
+        fits = pc.fill_null(pc.less(pc.abs(arr), 2.0 ** 63), True)
+        if pc.all(pc.and_(pc.and_(finite, whole), fits)).as_py():
             arr = pc.cast(arr, pa.int64())
     if not pa.types.is_string(arr.type):
         arr = pc.cast(arr, pa.string())

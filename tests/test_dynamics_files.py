@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from input_paths import checked
 from openpyxl import Workbook
 
 from recon.dynamics import files as dynamics_files
@@ -16,6 +18,13 @@ from recon.dynamics.frame import to_canonical
 from recon.errors import ConfigError, InputError
 from recon.fields import DYNAMICS_COLUMNS, load_fields
 from recon.normalize import STRING
+
+
+@pytest.fixture(autouse=True)
+def _duckdb_path_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file read here is read by DuckDB's path too, which must agree (``input_paths``)."""
+    monkeypatch.setattr(sys.modules[__name__], "read_dynamics", checked("dynamics", read_dynamics))
+
 
 GUID = "49b0be2e-d01c-ed11-b83e-000d3a572421"
 ROWS = [
@@ -390,3 +399,9 @@ def test_a_contactid_on_two_jsonl_rows_is_refused(tmp_path: Path) -> None:
                     f'{{"contactid": "{GUID}", "emailaddress1": "b@x.com"}}\n', encoding="utf-8")
     error = raises(path)
     assert error.line == 3 and "line 1 and line 3" in str(error)
+
+
+def test_a_whole_float_past_int64_is_printed_not_a_traceback() -> None:
+    raw = pd.DataFrame({"contactid": [GUID], "emailaddress1": ["a@x.com"],
+                        "mobilephone": [9.223372036854776e18]})
+    assert to_canonical(raw)["phone"].tolist() == ["9.223372036854776e+18"]

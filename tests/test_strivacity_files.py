@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from input_paths import checked
 
 from recon import readers
 from recon.errors import InputError
@@ -17,6 +19,14 @@ from recon.fields import STRIVACITY_COLUMNS, load_fields
 from recon.normalize import STRING
 from recon.strivacity.files import read_strivacity
 from recon.strivacity.frame import flatten, to_canonical
+
+
+@pytest.fixture(autouse=True)
+def _duckdb_path_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file read here is read by DuckDB's path too, which must agree (``input_paths``)."""
+    monkeypatch.setattr(sys.modules[__name__], "read_strivacity",
+                        checked("strivacity", read_strivacity))
+
 
 GUID = "49b0be2e-d01c-ed11-b83e-000d3a572421"
 RECORDS = [
