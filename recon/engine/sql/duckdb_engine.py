@@ -81,7 +81,7 @@ class DuckDB:
         try:
             return self.con.sql(sql).to_arrow_table()
         except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
-            limit = self._limit(exc, "reading a result")
+            limit = self.limit_error(exc, "reading a result")
             if limit is None:
                 raise
             raise limit from exc
@@ -91,15 +91,21 @@ class DuckDB:
         read: a result of any size passes through in bounded memory."""
         try:
             reader = self.con.sql(sql).to_arrow_reader(rows)
-        except duckdb.OutOfMemoryException as exc:
-            raise self._memory(exc, "reading a result") from exc
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            limit = self.limit_error(exc, "reading a result")
+            if limit is None:
+                raise
+            raise limit from exc
         return pa.RecordBatchReader.from_batches(reader.schema, self._batches(reader))
 
     def _batches(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         try:
             yield from reader
-        except duckdb.OutOfMemoryException as exc:
-            raise self._memory(exc, "reading a result") from exc
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            limit = self.limit_error(exc, "reading a result")
+            if limit is None:
+                raise
+            raise limit from exc
 
     def spilled_bytes(self) -> int:
         """Bytes DuckDB holds in its temporary files now (0: nothing spilled)."""
@@ -116,14 +122,14 @@ class DuckDB:
         try:
             self.con.execute(sql)
         except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
-            limit = self._limit(exc, name)
+            limit = self.limit_error(exc, name)
             if limit is None:
                 raise
             raise limit from exc
         except duckdb.Error as exc:  # a bug in a step: say which
             raise RuntimeError(f"step {name!r} failed: {exc}\n{sql}") from exc
 
-    def _limit(self, exc: Exception, where: str) -> LimitReached | None:
+    def limit_error(self, exc: Exception, where: str) -> LimitReached | None:
         """Running out of memory or of spill disk as ``LimitReached`` with the fix; None for
         any other I/O failure, which is not a limit."""
         text = str(exc)

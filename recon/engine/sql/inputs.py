@@ -29,7 +29,7 @@ from recon.engine.sql import input_files, input_sides
 from recon.engine.sql.duckdb_engine import DuckDB
 from recon.engine.sql.input_sql import macros
 from recon.engine.sql.run import input_table
-from recon.errors import InputError, ReconError
+from recon.errors import InputError
 from recon.fields import DYNAMICS_COLUMNS, MAPPED, STRIVACITY_COLUMNS, FieldMap
 from recon.normalize import STRING
 from recon.readers import file_format
@@ -72,18 +72,14 @@ def load_side(db: DuckDB, side: str, path: str | Path, fields: FieldMap,
             try:
                 if _read_fast(db, side, path, fields, kind):
                     return "duckdb"
-            except duckdb.OutOfMemoryException as exc:
-                raise _out_of_memory(db, exc, path) from exc
+            except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+                limit = db.limit_error(exc, f"reading {path}")
+                if limit is None:
+                    raise
+                raise limit from exc
     db.load(TABLES[side], input_table(read_side(side, path, fields, allow_empty, format),
                                       columns))
     return "loader"
-
-
-def _out_of_memory(db: DuckDB, exc: Exception, path: str | Path) -> ReconError:
-    first = str(exc).splitlines()[0]
-    return ReconError(f"DuckDB ran out of memory under memory_limit={db.memory_limit!r} reading "
-                      f"{path} ({first}). Raise the memory limit (--memory-limit), or give a "
-                      "temp_dir on a disk with more free space so DuckDB can spill to it.")
 
 
 @contextmanager

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recon.engine.result import Reconciliation
-from recon.engine.run import _check
 from recon.engine.sql import frames
 from recon.engine.sql.duckdb_engine import DuckDB
-from recon.engine.sql.run import register_frames, run_steps
-from recon.fields import DYNAMICS_COLUMNS, STRIVACITY_COLUMNS, FieldMap
+from recon.engine.sql.inputs import load_exports
+from recon.engine.sql.run import run_steps
+from recon.fields import FieldMap
 from recon.runwriter import CHUNK, Source, query_source, write_run_folder
 
 
@@ -32,18 +32,11 @@ class Exports:
 
 
 def register_inputs(db: DuckDB, exports: Exports, fields: FieldMap) -> None:
-    """Create the plan's input tables ``d`` and ``s`` from the two exports.
-
-    Today through recon's loaders (``recon.api.read_both``: every ``InputError`` and the
-    zero-records check), whose frames are registered with DuckDB; loading the files straight
-    into DuckDB tables replaces this one step.
-    """
-    from recon.api import read_both
-    contacts, accounts = read_both(exports.dynamics, exports.strivacity, fields,
-                                   exports.allow_empty, exports.formats)
-    _check(contacts, DYNAMICS_COLUMNS, "dynamics")
-    _check(accounts, STRIVACITY_COLUMNS, "strivacity")
-    register_frames(db, contacts, accounts)
+    """Create the plan's input tables ``d`` and ``s`` from the two exports, read by DuckDB
+    itself where it reads them exactly as recon's loaders do (``recon.engine.sql.inputs``),
+    else by the loaders; either way every ``InputError`` and the zero-records check hold."""
+    load_exports(db, exports.dynamics, exports.strivacity, fields, formats=exports.formats,
+                 allow_empty=exports.allow_empty)
 
 
 def plan_sources(db: DuckDB, fields: FieldMap) -> dict[str, Source]:
