@@ -72,11 +72,10 @@ def load_side(db: DuckDB, side: str, path: str | Path, fields: FieldMap,
             try:
                 if _read_fast(db, side, path, fields, kind):
                     return "duckdb"
-            except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+            except duckdb.Error as exc:  # a limit is said as one; the loader names the rest
                 limit = db.limit_error(exc, f"reading {path}")
-                if limit is None:
-                    raise
-                raise limit from exc
+                if limit is not None:
+                    raise limit from exc
     db.load(TABLES[side], input_table(read_side(side, path, fields, allow_empty, format),
                                       columns))
     return "loader"
@@ -148,9 +147,9 @@ def _columns(db: DuckDB, table: str, raw: input_files.Raw,
     try:
         db.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(parts)} "
                        f"FROM {raw.table}")
-    except duckdb.OutOfMemoryException:
-        raise
-    except duckdb.Error:  # a malformed line, bad UTF-8, a JSON shape DuckDB will not take
+    except duckdb.Error as exc:  # a malformed line, bad UTF-8, a JSON shape DuckDB will not take
+        if db.limit_error(exc, table) is not None:
+            raise  # out of memory or of spill disk: a limit of this machine, not the file's
         return False
     return True
 
