@@ -136,9 +136,11 @@ def reconcile_files(dynamics: str | Path, strivacity: str | Path, out: str | Pat
     engine = engine or EngineOptions()
     if engine.name == "duckdb":  # the whole job in DuckDB: the result's frames stay on disk
         from recon.engine.sql.job import Exports, reconcile_to_folder
+        # DuckDB spills beside the run by default: the disk that will hold the run's files.
+        spill = engine.temp_dir or Path(out).resolve().parent
         result = reconcile_to_folder(Exports(dynamics, strivacity, allow_empty, formats),
                                      field_map, out, memory_limit=engine.memory_limit,
-                                     temp_dir=engine.temp_dir)
+                                     temp_dir=spill)
         folder = result.folder or Path(out)
     else:
         # The loaded frames are let go once reconciled: writing needs only the result.

@@ -85,3 +85,22 @@ def test_the_report_refuses_duckdb_settings_without_duckdb(
     assert main(["report", "--runs-dir", str(tmp_path / "runs"), "--memory-limit", "1GB"]) == 2
     assert "--engine duckdb" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_duckdb_spills_beside_the_run_by_default(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import recon.engine.sql.job as job
+
+    seen: list[Path] = []
+
+    class Recording(job.DuckDB):  # the engine itself, only noting where it spills
+        def __enter__(self) -> job.DuckDB:
+            seen.append(self.spill_folder)
+            return super().__enter__()
+
+    monkeypatch.setattr(job, "DuckDB", Recording)
+    runs = tmp_path / "runs"
+    assert main(["reconcile", *INPUTS, "--out", str(runs / "today"), "--engine", "duckdb"]) == 0
+    assert [p.parent for p in seen] == [runs]  # the run's own disk, not the system's /tmp
+    assert seen[0].name.startswith(".")  # hidden: never listed as a run
+    assert sorted(p.name for p in runs.iterdir()) == ["today"]  # and gone afterwards

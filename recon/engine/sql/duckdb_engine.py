@@ -32,7 +32,7 @@ class DuckDB:
                  threads: int | None = None, temp_limit: str | None = None) -> None:
         if temp_dir:  # created if missing; a folder the user already has is left as it is
             private_dir(temp_dir, narrow=False)
-        self._spill = Path(tempfile.mkdtemp(prefix="recon-duckdb-",
+        self._spill = Path(tempfile.mkdtemp(prefix=".recon-duckdb-",
                                             dir=str(temp_dir) if temp_dir else None))
         config: dict[str, str | bool | int | float | list[str]] = {
             "temp_directory": str(self._spill), "preserve_insertion_order": False,
