@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -74,6 +75,11 @@ class DuckDB:
         for step in pipeline:
             self._execute(self.dialect.statement(step.name, step.sql, step.materialise),
                           step.name)
+
+    def map_arrow(self, name: str, sql: str, function: Callable[[pa.Table], pa.Table],
+                  schema: pa.Schema) -> None:
+        """``function`` over the query's rows (here, in this process), loaded as ``name``."""
+        self.load(name, function(self.arrow(sql)).cast(schema))
 
     def arrow(self, sql: str) -> pa.Table:
         """A query's result as an Arrow table."""

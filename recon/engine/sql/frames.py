@@ -26,7 +26,7 @@ from recon.engine.keys import DYNAMICS, STRIVACITY, series
 from recon.engine.pairing import BUCKETS, REASONS
 from recon.engine.result import BATCH_NAMES
 from recon.engine.run import REVIEW_COLUMNS
-from recon.engine.sql.duckdb_engine import DuckDB
+from recon.engine.sql.pipeline import Engine
 from recon.engine.values import PROBLEM_COLUMNS, problem_counts
 from recon.fields import FieldMap
 from recon.normalize import STRING
@@ -66,7 +66,7 @@ def _categorical(values: pa.ChunkedArray, names: tuple[str, ...]) -> pd.Categori
                                      categories=pd.Index(list(names)))
 
 
-def side_buckets(db: DuckDB, side: str) -> pa.Table:
+def side_buckets(db: Engine, side: str) -> pa.Table:
     return db.arrow(f"SELECT bucket, reason FROM {side}_bucket ORDER BY pos")
 
 
@@ -83,7 +83,7 @@ def buckets_frame(parts: dict[str, tuple[pd.DataFrame, pa.Table]]) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)
 
 
-def duplicates_frame(db: DuckDB) -> pd.DataFrame:
+def duplicates_frame(db: Engine) -> pd.DataFrame:
     table = db.arrow(DUPLICATES)
     frame = strings_frame(table, ("side", "email_key", "record_id", "group_size",
                                   "suggested_survivor"))
@@ -93,7 +93,7 @@ def duplicates_frame(db: DuckDB) -> pd.DataFrame:
     return frame
 
 
-def migrate_frame(db: DuckDB, fields: FieldMap) -> pd.DataFrame:
+def migrate_frame(db: Engine, fields: FieldMap) -> pd.DataFrame:
     table = db.arrow("SELECT * FROM migrate_to_strivacity ORDER BY record_id, pos")
     index = {f.name: i for i, f in enumerate(fields.fields)}
 
@@ -110,7 +110,7 @@ def migrate_frame(db: DuckDB, fields: FieldMap) -> pd.DataFrame:
     return pd.DataFrame(out).astype(STRING)
 
 
-def create_frame(db: DuckDB, fields: FieldMap) -> pd.DataFrame:
+def create_frame(db: Engine, fields: FieldMap) -> pd.DataFrame:
     table = db.arrow("SELECT * FROM create_in_dynamics ORDER BY strivacity_id, pos")
     out = {"strivacity_id": series(table["strivacity_id"]),
            "contactid": series(table["contactid"])}
@@ -120,7 +120,7 @@ def create_frame(db: DuckDB, fields: FieldMap) -> pd.DataFrame:
     return pd.DataFrame(out).astype(STRING)
 
 
-def batches(db: DuckDB, fields: FieldMap) -> Batches:
+def batches(db: Engine, fields: FieldMap) -> Batches:
     return Batches(
         migrate_to_strivacity=migrate_frame(db, fields),
         create_in_dynamics=create_frame(db, fields),
@@ -128,11 +128,11 @@ def batches(db: DuckDB, fields: FieldMap) -> Batches:
         update_strivacity=strings_frame(db.arrow(UPDATE_STRIVACITY), UPDATE_STRIVACITY_COLUMNS))
 
 
-def review_frame(db: DuckDB) -> pd.DataFrame:
+def review_frame(db: Engine) -> pd.DataFrame:
     return strings_frame(db.arrow(REVIEW), REVIEW_COLUMNS)
 
 
-def problems_frame(db: DuckDB) -> pd.DataFrame:
+def problems_frame(db: Engine) -> pd.DataFrame:
     return strings_frame(db.arrow(PROBLEMS), PROBLEM_COLUMNS)
 
 
@@ -150,7 +150,7 @@ def _pairs(table: pa.Table) -> dict[str, int]:
     return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
 
-def summary(db: DuckDB, sides: dict[str, tuple[pd.DataFrame, pa.Table]], fields: FieldMap,
+def summary(db: Engine, sides: dict[str, tuple[pd.DataFrame, pa.Table]], fields: FieldMap,
             batch_counts: dict[str, int], problems: pd.DataFrame) -> dict[str, Any]:
     """summary.json (DESIGN §7), counted by the engine."""
     groups = _pairs(db.arrow("""
