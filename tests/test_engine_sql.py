@@ -89,8 +89,8 @@ def test_other_field_maps_give_todays_result(sample, name: str) -> None:
 
 def test_the_engine_switch_runs_the_sql_engine(sample) -> None:
     assert_same(numpy_reconcile(*sample), numpy_reconcile(*sample, engine="duckdb"))
-    with pytest.raises(ConfigError, match="valid: numpy, duckdb"):
-        numpy_reconcile(*sample, engine="spark")
+    with pytest.raises(ConfigError, match="valid: numpy, duckdb, spark"):
+        numpy_reconcile(*sample, engine="polars")
 
 
 def test_the_inputs_are_not_modified(sample) -> None:

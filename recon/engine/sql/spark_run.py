@@ -13,18 +13,12 @@ import pandas as pd
 
 from recon.engine.keys import DYNAMICS, STRIVACITY, series
 from recon.engine.result import Reconciliation
-from recon.engine.run import _check
+from recon.engine.run import _check, is_spark_frame
 from recon.engine.sql.run import _UNREAD, run_inputs, run_plan
 from recon.engine.sql.spark_engine import Spark
 from recon.errors import InputError
 from recon.fields import DEFAULT_FIELDS, DYNAMICS_COLUMNS, STRIVACITY_COLUMNS, FieldMap
 from recon.normalize import STRING
-
-
-def is_spark_frame(frame: object) -> bool:
-    """A pyspark DataFrame (classic or Spark Connect), told without importing pyspark."""
-    return any(kind.__module__.startswith("pyspark.") and kind.__name__ == "DataFrame"
-               for kind in type(frame).__mro__)
 
 
 def reconcile(dynamics: Any, strivacity: Any, fields: FieldMap | None = None, *,
@@ -43,10 +37,9 @@ def reconcile(dynamics: Any, strivacity: Any, fields: FieldMap | None = None, *,
                          fix="Give both sides as Spark DataFrames, or both as pandas frames.")
     if all(frames):
         with Spark(master, spark if spark is not None else dynamics.sparkSession) as db:
-            sides = [_spark_side(db, name, frame, columns, side) for name, frame, columns, side
-                     in (("d", dynamics, DYNAMICS_COLUMNS, DYNAMICS),
-                         ("s", strivacity, STRIVACITY_COLUMNS, STRIVACITY))]
-            return run_inputs(db, *sides, fields)
+            return run_inputs(db, _spark_side(db, "d", dynamics, DYNAMICS_COLUMNS, DYNAMICS),
+                              _spark_side(db, "s", strivacity, STRIVACITY_COLUMNS, STRIVACITY),
+                              fields)
     _check(dynamics, DYNAMICS_COLUMNS, DYNAMICS)
     _check(strivacity, STRIVACITY_COLUMNS, STRIVACITY)
     with Spark(master, spark) as db:
