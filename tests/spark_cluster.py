@@ -60,6 +60,7 @@ class Cluster:
 
     master: str
     env: dict[str, str]
+    pids: tuple[int, ...]  # the master's and workers' launchers (their JVMs are children)
 
 
 def _spark_class(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -101,7 +102,7 @@ def _wait_ready(ui_port: int, processes: list[subprocess.Popen[bytes]], logs: Pa
         time.sleep(0.5)  # polling the master's JSON for two ALIVE workers, bounded above
 
 
-def standalone_cluster(base: Path) -> Iterator[Cluster]:
+def standalone_cluster(base: Path, worker_memory: str = "1g") -> Iterator[Cluster]:
     """Start a master and two one-core workers on 127.0.0.1; yield once both are ALIVE."""
     need_java()
     port, ui_port = free_port(), free_port()
@@ -114,10 +115,10 @@ def standalone_cluster(base: Path) -> Iterator[Cluster]:
         for i in range(2):
             processes.append(_spark_class(
                 "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}",
-                "--host", "127.0.0.1", "--cores", "1", "--memory", "1g",
+                "--host", "127.0.0.1", "--cores", "1", "--memory", worker_memory,
                 "--webui-port", str(free_port()), env=env, log=base / f"worker{i}.log"))
         _wait_ready(ui_port, processes, base)
-        yield Cluster(f"spark://127.0.0.1:{port}", env)
+        yield Cluster(f"spark://127.0.0.1:{port}", env, tuple(p.pid for p in processes))
     finally:
         for process in reversed(processes):
             _stop(process)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from spark_cluster import Cluster, local_session, need_java, standalone_cluster
+from spark_cluster import Cluster, local_session, standalone_cluster
 from test_engine_sql import OTHER_MAPS, assert_same, assert_same_folder
 
 import recon
@@ -43,7 +43,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def sample() -> tuple[Any, Any]:
-    return recon.read_dynamics(SAMPLE / CONTACTS_FILE), recon.read_strivacity(SAMPLE / ACCOUNTS_FILE)
+    return (recon.read_dynamics(SAMPLE / CONTACTS_FILE),
+            recon.read_strivacity(SAMPLE / ACCOUNTS_FILE))
 
 
 def _duckdb_folder(out: Path) -> Path:

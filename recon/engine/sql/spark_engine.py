@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -50,13 +51,16 @@ def transpile(sql: str) -> str:
 
 def session(master: str | None = None) -> Any:
     """The SparkSession to run on: the active one (a Fabric or Databricks notebook), else Spark
-    Connect at ``SPARK_REMOTE``, else a local one on every core; ``master`` names another."""
+    Connect at ``SPARK_REMOTE``, else spark-submit's, else a local one on every core;
+    ``master`` names another."""
     sql = _pyspark()
-    active = sql.SparkSession.getActiveSession()
-    if master is None and active is not None:
-        return active
-    if master is None and os.environ.get("SPARK_REMOTE"):
-        return sql.SparkSession.builder.getOrCreate()  # Spark Connect, from the variable
+    if master is None:
+        active = sql.SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        # Spark Connect (the variable names the server), or spark-submit's own --master.
+        if os.environ.get("SPARK_REMOTE") or os.environ.get("PYSPARK_GATEWAY_PORT"):
+            return sql.SparkSession.builder.appName("recon").getOrCreate()
     master = master or "local[*]"
     builder = (sql.SparkSession.builder.master(master).appName("recon")
                .config("spark.ui.showConsoleProgress", "false"))
@@ -105,6 +109,7 @@ class Spark:
         self.session.conf.set("spark.sql.constraintPropagation.enabled", "false")
         self._views: list[str] = []
         self._kept: list[Any] = []  # computed steps, let go on exit
+        self._shared: list[str] = []  # global views of the caller's frames, dropped on exit
 
     def __enter__(self) -> Spark:
         return self
@@ -113,6 +118,8 @@ class Spark:
                  tb: TracebackType | None) -> None:
         for name in reversed(self._views):
             self.session.catalog.dropTempView(name)
+        for shared in self._shared:
+            self.session.catalog.dropGlobalTempView(shared)
         self._kept.clear()  # Spark's cleaner frees the kept rows once nothing holds them
 
     def register(self, name: str, table: pa.Table) -> None:
@@ -130,6 +137,11 @@ class Spark:
         """Make a Spark DataFrame readable by name; materialised: computed now, kept by the
         executors (memory, then disk) with its lineage cut."""
         self._forget(name)
+        if frame.sparkSession is not self.session:  # the caller's: seen here through global_temp
+            shared = f"recon_{uuid.uuid4().hex}_{name}"
+            frame.createOrReplaceGlobalTempView(shared)
+            self._shared.append(shared)
+            frame = self.session.table(f"global_temp.{shared}")
         if materialise:
             frame = self._computed(frame, name)
             self._kept.append(frame)
