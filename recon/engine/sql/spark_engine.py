@@ -25,11 +25,12 @@ import pyarrow as pa
 
 from recon.engine.sql.dialect import SPARK
 from recon.engine.sql.pipeline import Pipeline
-from recon.errors import ConfigError
+from recon.errors import ConfigError, InputError
 
 INSTALL = "pip install 'recon[spark]'"
 #: Arrow types the plan's Python steps return, as Spark SQL writes them.
-_SPARK_TYPES = {pa.string(): "string", pa.bool_(): "boolean", pa.int64(): "bigint"}
+_SPARK_TYPES = {pa.string(): "string", pa.bool_(): "boolean", pa.int64(): "bigint",
+                pa.timestamp("us", tz="UTC"): "timestamp"}
 #: pyspark warns about pandas >= 3 on every Arrow UDF; recon hands it Arrow, not pandas.
 _PANDAS_WARNING = "PySpark does not yet fully support pandas"
 
@@ -80,6 +81,13 @@ def _map_batches(function: Callable[[pa.Table], pa.Table], schema: pa.Schema,
     """``function`` over each Arrow batch Spark hands a worker, cast to ``schema``."""
     for batch in batches:
         yield from function(pa.Table.from_batches([batch])).cast(schema).to_batches()
+
+
+def map_frame(frame: Any, function: Callable[[pa.Table], pa.Table], schema: pa.Schema) -> Any:
+    """A Spark DataFrame of ``function`` over ``frame``'s rows, batch by batch (lazy)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _PANDAS_WARNING, FutureWarning)
+        return frame.mapInArrow(partial(_map_batches, function, schema), _ddl(schema))
 
 
 def _ddl(schema: pa.Schema) -> str:
@@ -167,11 +175,8 @@ class Spark:
                   schema: pa.Schema) -> None:
         """``function`` over the query's rows, batch by batch on the executors, cached as
         ``name`` (``function`` maps each row on its own, so batches may fall anywhere)."""
-        frame = self.session.sql(transpile(sql))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", _PANDAS_WARNING, FutureWarning)
-            mapped = frame.mapInArrow(partial(_map_batches, function, schema), _ddl(schema))
-        self.view(name, mapped, materialise=True)
+        self.view(name, map_frame(self.session.sql(transpile(sql)), function, schema),
+                  materialise=True)
 
     def arrow(self, sql: str) -> pa.Table:
         """A query's result as an Arrow table, in the query's order."""
@@ -186,11 +191,17 @@ class Spark:
     def _computed(self, frame: Any, name: str) -> Any:
         """``frame`` computed once and kept, its plan cut to the kept rows (a cached step that
         kept its lineage would carry every earlier step in each later plan)."""
-        from pyspark.errors import AnalysisException
+        from pyspark.errors import AnalysisException, PythonException
         try:
             return frame.localCheckpoint(eager=True)
         except AnalysisException as exc:  # a bug in a step: say which
             raise RuntimeError(f"step {name!r} failed on Spark: {exc}") from exc
+        except PythonException as exc:  # recon's own message, from an executor
+            said = [line.split(": ", 1)[1] for line in str(exc).splitlines()
+                    if line.startswith(f"{InputError.__module__}.InputError: ")]
+            if said:
+                raise InputError(said[-1]) from None
+            raise
 
     def _sql(self, sql: str, name: str) -> Any:
         from pyspark.errors import AnalysisException
