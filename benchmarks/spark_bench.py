@@ -47,20 +47,23 @@ def _tree_rss(roots: list[psutil.Process]) -> int:
 def sampled(argv: list[str], env: dict[str, str], others: list[psutil.Process]
             ) -> tuple[float, float, float]:
     """Seconds, the driver's peak RSS and the peak RSS of all the run's processes (MiB)."""
-    start = time.perf_counter()
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    driver, peak_driver, peak_all = psutil.Process(child.pid), 0, 0
-    while child.poll() is None:
-        try:
-            peak_driver = max(peak_driver, driver.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
-        peak_all = max(peak_all, _tree_rss([driver, *others]))
-        time.sleep(0.2)
-    _, err = child.communicate()
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: Spark's logs never block it
+        start = time.perf_counter()
+        child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        driver, peak_driver, peak_all = psutil.Process(child.pid), 0, 0
+        while child.poll() is None:
+            try:
+                peak_driver = max(peak_driver, driver.memory_info().rss)
+            except psutil.NoSuchProcess:
+                break
+            peak_all = max(peak_all, _tree_rss([driver, *others]))
+            time.sleep(0.2)
+        child.wait()
+        seconds = time.perf_counter() - start
+        log.seek(0)
+        err = log.read().decode(errors="replace")
     if child.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {child.returncode}:\n{err.decode()[-3000:]}")
+        raise RuntimeError(f"{' '.join(argv)} exited {child.returncode}:\n{err[-3000:]}")
     return seconds, peak_driver / 2**20, peak_all / 2**20
 
 

@@ -21,9 +21,13 @@ from test_engine_sql import OTHER_MAPS, assert_same, assert_same_folder
 
 import recon
 from recon.cli import main
+from recon.engine.sql import frames
 from recon.engine.sql import reconcile as duckdb_reconcile
+from recon.engine.sql.run import first_part, second_part
+from recon.engine.sql.spark_engine import transpile
 from recon.engine.sql.spark_run import reconcile as spark_reconcile
 from recon.errors import ConfigError, InputError
+from recon.fields import DEFAULT_FIELDS
 from recon.sample import ACCOUNTS_FILE, CONTACTS_FILE, generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,6 +145,20 @@ def test_a_standalone_cluster_gives_the_same_run_folder(cluster: Cluster, tmp_pa
         timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_same_folder(expected, tmp_path / "spark")
+
+
+def test_every_step_and_read_transpiles_to_one_spark_statement() -> None:
+    """sqlglot carries each query over (no Java needed); DuckDB's implicit NULLS LAST on
+    ascending keys, which Spark orders first, is written out."""
+    required = ["family_name"]
+    plan = [*first_part(DEFAULT_FIELDS, required), *second_part(DEFAULT_FIELDS, required)]
+    reads = [frames.MATCHES, frames.DUPLICATES, frames.DRIFT, frames.REVIEW, frames.PROBLEMS,
+             frames.UPDATE_DYNAMICS, frames.UPDATE_STRIVACITY]
+    for sql in [step.sql for step in plan] + reads:
+        assert transpile(sql).upper().startswith("SELECT ")
+    assert "contactid NULLS LAST, d_pos NULLS LAST" in transpile(frames.MATCHES)
+    assert "CAST(d_phone AS STRING)" in transpile(next(s.sql for s in plan
+                                                       if s.name == "drift_candidates"))
 
 
 @pytest.mark.parametrize("engine", [[], ["--engine", "duckdb"]])

@@ -45,9 +45,11 @@ def _pyspark() -> Any:
 
 
 def transpile(sql: str) -> str:
-    """A step's DuckDB SQL as Spark SQL."""
+    """A step's DuckDB SQL as Spark SQL (what sqlglot knows it cannot carry over raises)."""
     import sqlglot
-    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+    (spark_sql,) = sqlglot.transpile(sql, read="duckdb", write="spark",
+                                     unsupported_level=sqlglot.ErrorLevel.RAISE)
+    return spark_sql
 
 
 def session(master: str | None = None) -> Any:
