@@ -29,8 +29,11 @@ from reconcile_bench import HERE, PY, ensure_data
 sys.path.insert(0, str(HERE.parent / "tests"))
 from spark_cluster import standalone_cluster  # noqa: E402  (the tests' own cluster)
 
+#: Shuffle partitions: Spark's default, 200, is far too many tasks for two cores.
+PARTITIONS = int(os.environ.get("RECON_BENCH_PARTITIONS", "8"))
 #: Memory for the JVMs (the defaults, 1 GiB each, are too small for 1M x 1M).
-SUBMIT = "--driver-memory 6g --conf spark.executor.memory=3g --conf spark.ui.enabled=false"
+SUBMIT = ("--driver-memory 6g --conf spark.executor.memory=3g --conf spark.ui.enabled=false "
+          f"--conf spark.sql.shuffle.partitions={PARTITIONS}")
 
 
 def _tree_rss(roots: list[psutil.Process]) -> int:
@@ -104,6 +107,7 @@ def main() -> int:
                     figures = sampled([*argv, "--engine", "spark", "--spark-master", "local[2]"],
                                       env, [])
                 else:
+                    (Path(scratch) / f"cluster-{run}").mkdir()
                     with cluster(Path(scratch) / f"cluster-{run}") as (master, pids):
                         figures = sampled([*argv, "--engine", "spark", "--spark-master",
                                            master], env, pids)

@@ -67,9 +67,13 @@ def session(master: str | None = None) -> Any:
     master = master or "local[*]"
     builder = (sql.SparkSession.builder.master(master).appName("recon")
                .config("spark.ui.showConsoleProgress", "false"))
-    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
-        # Local workers run this Python, the one with recon (pyspark reads only the variable).
-        os.environ["PYSPARK_PYTHON"] = sys.executable
+    if master.startswith("local"):
+        # Spark's 200 shuffle partitions are that many tasks per join on a few local cores:
+        # 4 per core took a 200k x 200k run on local[2] from 486 s to 260 s.
+        builder = builder.config("spark.sql.shuffle.partitions", str(4 * (os.cpu_count() or 1)))
+        if not os.environ.get("PYSPARK_PYTHON"):
+            # Local workers run this Python, the one with recon (pyspark reads only this).
+            os.environ["PYSPARK_PYTHON"] = sys.executable
     made = builder.getOrCreate()
     running = made.sparkContext.master
     if running != master:
