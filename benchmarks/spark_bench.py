@@ -3,8 +3,8 @@ with the DuckDB engine on the same files in the same run as the baseline.
 
     python benchmarks/spark_bench.py [--contacts 1000000] [--runs 1] [--only duckdb,local,cluster]
 
-The tenant is reconcile_bench's (generated once under benchmarks/out/, or ``--data DIR``). Each
-contender runs as its own process; memory is sampled every 0.2 s with psutil (installed with
+The tenant is reconcile_bench's (``tenants.ensure_data``: made once and cached; or ``--data``).
+Each contender runs as its own process; memory is sampled every 0.2 s with psutil (installed with
 the notebooks extra): the driver's own RSS, and the total RSS of every process of the run (the
 driver, the JVM it starts, and on the cluster the master, both workers and their executors),
 each at its peak. Sampling can miss a short spike, so the peaks are lower bounds.
@@ -24,8 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
-from reconcile_bench import HERE, PY, ensure_data
+from tenants import HERE, ensure_data
 
+PY = sys.executable
 sys.path.insert(0, str(HERE.parent / "tests"))
 from spark_cluster import standalone_cluster  # noqa: E402  (the tests' own cluster)
 
