@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,bench,spark]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -21,7 +21,7 @@ test: $(STAMP)
 	PYTHONHASHSEED=0 RECON_PROGRESS=0 $(BIN)/pytest
 
 lab: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,bench,lab]'
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,bench,spark,lab]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name recon --display-name "recon (.venv)"
 	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 

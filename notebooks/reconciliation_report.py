@@ -31,9 +31,10 @@ run_dir: str = ""  # folder to write the run files into; empty: a scratch folder
 runs_dir: str = ""  # folder of earlier runs for the history; empty: the project's data/runs
 examples: int = 5  # example rows shown per table
 allow_empty: bool = False  # accept a side with zero records (refused by default)
-engine: str = "numpy"  # which engine reconciles: "numpy" (default) or "duckdb"; same results
+engine: str = "numpy"  # which engine reconciles: "numpy" (default), "duckdb" or "spark"
 memory_limit: str = ""  # with engine "duckdb": e.g. "4GB"; empty: DuckDB's default
 temp_dir: str = ""  # with engine "duckdb": where it spills; empty: the system's temporary folder
+spark_master: str = ""  # with engine "spark": e.g. "local[2]"; empty: session, SPARK_REMOTE, local
 
 # %%
 from datetime import UTC, datetime
@@ -48,7 +49,8 @@ read_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 dynamics, strivacity = rr.load_sides(source, dynamics_path, strivacity_path, field_map,
                                      allow_empty)
 result = reconcile(dynamics, strivacity, field_map, engine=engine,
-                   memory_limit=memory_limit or None, temp_dir=temp_dir or None)
+                   memory_limit=memory_limit or None, temp_dir=temp_dir or None,
+                   spark_master=spark_master or None)
 run = rr.save_run(result, dynamics, strivacity, run_dir)
 rt.source_note(source, dynamics_path, strivacity_path, source_name, run.path, read_at)
 

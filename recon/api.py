@@ -110,12 +110,13 @@ def record_files_source(run_dir: str | Path, pulled: dict[str, Pulled | None],
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """Which engine reconciles (``recon.engine.ENGINES``) and DuckDB's memory limit and the
-    folder it spills to past it."""
+    """Which engine reconciles (``recon.engine.ENGINES``), DuckDB's memory limit and the folder
+    it spills to past it, and Spark's master (``local[2]``, ``spark://host:7077``)."""
 
     name: str = "numpy"
     memory_limit: str | None = None
     temp_dir: str | Path | None = None
+    spark_master: str | None = None
 
 
 def reconcile_files(dynamics: str | Path, strivacity: str | Path, out: str | Path,
@@ -146,7 +147,7 @@ def reconcile_files(dynamics: str | Path, strivacity: str | Path, out: str | Pat
         # The loaded frames are let go once reconciled: writing needs only the result.
         result = reconcile(*read_both(dynamics, strivacity, field_map, allow_empty, formats),
                            field_map, engine=engine.name, memory_limit=engine.memory_limit,
-                           temp_dir=engine.temp_dir)
+                           temp_dir=engine.temp_dir, spark_master=engine.spark_master)
         folder = result.write(out)
     record_files_source(folder, pulled, {"dynamics": dynamics, "strivacity": strivacity})
     return result, folder

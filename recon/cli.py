@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recon.clihelp import BOTH_ENV, PROGRESS, Parser, epilog, recon_version
+from recon.clihelp import BOTH_ENV, PROGRESS, Parser, check_engine_flags, epilog, recon_version
 from recon.cliparsers import PARSERS, RUNS_DIR, add_delegated
 from recon.errors import EXIT_OK, ConfigError, InputError, ReconError, exit_codes
 from recon.errors import report as report_error
@@ -58,10 +58,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     formats = {"dynamics": args.dynamics_format, "strivacity": args.strivacity_format}
     for side in formats:
         check_format(side, getattr(args, side), formats[side])
-    engine = EngineOptions(args.engine, args.memory_limit, args.temp_dir)
-    if engine.name != "duckdb" and (args.memory_limit or args.temp_dir):
-        raise ConfigError("--memory-limit and --temp-dir are for --engine duckdb; add "
-                          "--engine duckdb, or leave them out.")
+    check_engine_flags(args.engine, args.memory_limit, args.temp_dir, args.spark_master)
+    engine = EngineOptions(args.engine, args.memory_limit, args.temp_dir, args.spark_master)
     with fresh_out(args.out, overwrite=args.overwrite) as folder:
         result, _ = reconcile_files(args.dynamics, args.strivacity, folder, fields=args.fields,
                                     allow_empty=args.allow_empty, formats=formats,

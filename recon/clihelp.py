@@ -124,3 +124,35 @@ def output_folder(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text} is a file, not a folder; give a folder path "
                                          "(it is created when missing)")
     return path
+
+
+#: recon.engine.ENGINES, spelled here so that building a parser imports no engine (a test holds
+#: the two equal).
+ENGINE_CHOICES = ("numpy", "duckdb", "spark")
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--engine`` and each engine's own settings (``recon reconcile``, ``recon report``)."""
+    parser.add_argument("--engine", choices=ENGINE_CHOICES, default="numpy",
+                        help="which engine reconciles; all give the same run folder (default "
+                             "numpy; duckdb and spark run the relational plan, README: Engines)")
+    parser.add_argument("--memory-limit", default=None, metavar="SIZE",
+                        help="with --engine duckdb: the memory DuckDB may use, e.g. 4GB; past "
+                             "it, it spills to --temp-dir (default: DuckDB's, 80%% of RAM)")
+    parser.add_argument("--temp-dir", type=output_folder, default=None, metavar="DIR",
+                        help="with --engine duckdb: where it spills (default: the system's "
+                             "temporary folder); a private folder inside it, removed afterwards")
+    parser.add_argument("--spark-master", default=None, metavar="URL",
+                        help="with --engine spark: local[N], spark://host:7077, yarn or "
+                             "k8s://...; default: $SPARK_REMOTE (Spark Connect), else local[*]")
+
+
+def check_engine_flags(engine: str, memory_limit: str | None, temp_dir: Path | None,
+                       spark_master: str | None) -> None:
+    """Refuse an engine's settings given with another engine (exit 2), before any run."""
+    if engine != "duckdb" and (memory_limit or temp_dir):
+        raise ConfigError("--memory-limit and --temp-dir are for --engine duckdb; add "
+                          "--engine duckdb, or leave them out.")
+    if engine != "spark" and spark_master:
+        raise ConfigError("--spark-master is for --engine spark; add --engine spark, or leave "
+                          "it out.")

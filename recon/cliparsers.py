@@ -15,8 +15,10 @@ from typing import Any
 from recon.clihelp import (
     BOTH_ENV,
     DYNAMICS_ENV,
+    ENGINE_CHOICES,  # noqa: F401  (recon.cliparsers.ENGINE_CHOICES, as before)
     PROGRESS,
     STRIVACITY_ENV,
+    add_engine_arguments,
     epilog,
     input_file,
     output_file,
@@ -26,10 +28,6 @@ from recon.clihelp import (
 )
 from recon.dynamics.files import READERS as DYNAMICS_READERS
 from recon.strivacity.files import READERS as STRIVACITY_READERS
-
-#: recon.engine.ENGINES, spelled here so that building the parser imports no engine (a test
-#: holds the two equal).
-ENGINE_CHOICES = ("numpy", "duckdb")
 
 RUNS_DIR = Path("data/runs")
 FIELDS_HELP = "TOML field map overriding the defaults (README: The field map)"
@@ -78,15 +76,7 @@ def add_reconcile(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--allow-empty", action="store_true",
                    help="accept a side with zero records (refused by default: a header-only "
                         "export would batch the whole other side for creation)")
-    p.add_argument("--engine", choices=ENGINE_CHOICES, default="numpy",
-                   help="which engine reconciles; both give the same run folder (default "
-                        "numpy; duckdb runs the relational plan, README: Engines)")
-    p.add_argument("--memory-limit", default=None, metavar="SIZE",
-                   help="with --engine duckdb: the memory DuckDB may use, e.g. 4GB; past it, "
-                        "it spills to --temp-dir (default: DuckDB's, 80%% of RAM)")
-    p.add_argument("--temp-dir", type=output_folder, default=None, metavar="DIR",
-                   help="with --engine duckdb: where it spills (default: the system's "
-                        "temporary folder); a private folder inside it, removed afterwards")
+    add_engine_arguments(p)
     return p
 
 

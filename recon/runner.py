@@ -25,7 +25,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from recon.clihelp import output_folder
+from recon.clihelp import add_engine_arguments, check_engine_flags, output_folder
 from recon.errors import (
     EXIT_OK,
     ConfigError,
@@ -91,6 +91,7 @@ class ReportOptions:
     engine: str = "numpy"  # recon.engine.ENGINES; memory_limit and temp_dir are DuckDB's
     memory_limit: str | None = None
     temp_dir: Path | None = None
+    spark_master: str | None = None  # Spark's
 
 
 @dataclass(frozen=True)
@@ -127,15 +128,16 @@ def notebook_parameters(options: ReportOptions) -> dict[str, Any]:
 
 
 def _engine_parameters(options: ReportOptions) -> dict[str, Any]:
-    """The engine's notebook parameters; DuckDB's settings without DuckDB are refused."""
-    if options.engine != "duckdb" and (options.memory_limit or options.temp_dir):
-        raise ConfigError("--memory-limit and --temp-dir are for --engine duckdb; add "
-                          "--engine duckdb, or leave them out.")
+    """The engine's notebook parameters; an engine's settings with another are refused."""
+    check_engine_flags(options.engine, options.memory_limit, options.temp_dir,
+                       options.spark_master)
     params: dict[str, Any] = {"engine": options.engine} if options.engine != "numpy" else {}
     if options.memory_limit:
         params["memory_limit"] = options.memory_limit
     if options.temp_dir:
         params["temp_dir"] = str(Path(options.temp_dir).resolve())
+    if options.spark_master:
+        params["spark_master"] = options.spark_master
     return params
 
 
@@ -348,13 +350,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "summary.json, or a side's match_rate from 0 to 1; repeatable)")
     parser.add_argument("--allow-empty", action="store_true",
                         help="accept a side with zero records (refused by default)")
-    parser.add_argument("--engine", choices=("numpy", "duckdb"), default="numpy",
-                        help="which engine reconciles; both give the same run folder "
-                             "(default numpy; README: Engines)")
-    parser.add_argument("--memory-limit", default=None, metavar="SIZE",
-                        help="with --engine duckdb: the memory DuckDB may use, e.g. 4GB")
-    parser.add_argument("--temp-dir", type=output_folder, default=None, metavar="DIR",
-                        help="with --engine duckdb: where it spills past the limit")
+    add_engine_arguments(parser)
 
 
 def options_from_args(args: argparse.Namespace) -> ReportOptions:
@@ -362,7 +358,8 @@ def options_from_args(args: argparse.Namespace) -> ReportOptions:
     return ReportOptions(source=args.source, dynamics=args.dynamics, strivacity=args.strivacity,
                          runs_dir=args.runs_dir, label=args.label, fail_on=tuple(args.fail_on),
                          allow_empty=args.allow_empty, engine=args.engine,
-                         memory_limit=args.memory_limit, temp_dir=args.temp_dir)
+                         memory_limit=args.memory_limit, temp_dir=args.temp_dir,
+                         spark_master=args.spark_master)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -89,8 +89,8 @@ def test_other_field_maps_give_todays_result(sample, name: str) -> None:
 
 def test_the_engine_switch_runs_the_sql_engine(sample) -> None:
     assert_same(numpy_reconcile(*sample), numpy_reconcile(*sample, engine="duckdb"))
-    with pytest.raises(ConfigError, match="valid: numpy, duckdb"):
-        numpy_reconcile(*sample, engine="spark")
+    with pytest.raises(ConfigError, match="valid: numpy, duckdb, spark"):
+        numpy_reconcile(*sample, engine="polars")
 
 
 def test_the_inputs_are_not_modified(sample) -> None:
@@ -262,3 +262,13 @@ def test_random_tenants_give_todays_result(tenant) -> None:
 def test_threads_setting_is_accepted(sample) -> None:
     assert_same(numpy_reconcile(*sample), sql_reconcile(*sample, threads=1))
     assert os.cpu_count()
+
+
+@pytest.mark.parametrize("rows", [5, 1000])
+def test_python_steps_in_small_batches_give_the_same_result(sample, rows: int) -> None:
+    with DuckDB() as db:
+        db.map_rows = rows  # forms and created_ids handed to Python this many rows at a time
+        got = run_plan(db, *sample, DEFAULT_FIELDS)
+        batches = int(db.arrow("SELECT COUNT(*) FROM needed_values").column(0)[0].as_py())
+    assert batches > rows  # more than one batch went through
+    assert_same(numpy_reconcile(*sample), got)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,18 @@ def _check(frame: pd.DataFrame, columns: tuple[str, ...], side: str) -> None:
     if missing:
         raise InputError(f"the {side} frame lacks canonical columns {missing}",
                          fix=f"Build it with recon's {side} reader, which gives every column.")
+
+
+def _refuse_others(engine: str, *, duckdb: bool, spark: bool) -> None:
+    """An unknown engine, or another engine's settings given, is a ConfigError with the fix."""
+    if engine not in ENGINES:
+        raise ConfigError(f"engine={engine!r} is not an engine; valid: {', '.join(ENGINES)}.")
+    if engine != "duckdb" and duckdb:
+        raise ConfigError("a memory limit and a temp folder are the duckdb engine's: pass "
+                          "engine='duckdb' (--engine duckdb) with them, or leave them out.")
+    if engine != "spark" and spark:
+        raise ConfigError("a Spark master and a Spark session are the spark engine's: pass "
+                          "engine='spark' (--engine spark) with them, or leave them out.")
 
 
 def _categorical(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical[str]:
@@ -84,30 +97,44 @@ def _reviews(dynamics: pd.DataFrame, strivacity: pd.DataFrame, pairing: Pairing)
                       _review(strivacity, pairing.strivacity, STRIVACITY)], ignore_index=True)
 
 
-#: Engines ``reconcile`` can run on: ``numpy`` (this module, the default) and ``duckdb``
-#: (``recon.engine.sql``: the same rules as one plan of SQL steps).
-ENGINES = ("numpy", "duckdb")
+#: Engines ``reconcile`` can run on: ``numpy`` (this module, the default), ``duckdb`` and
+#: ``spark`` (``recon.engine.sql``: the same rules as one plan of SQL steps).
+ENGINES = ("numpy", "duckdb", "spark")
 
 
-def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame,
-              fields: FieldMap | None = None, *, engine: str = "numpy",
-              memory_limit: str | None = None, temp_dir: str | Path | None = None
-              ) -> Reconciliation:
+def is_spark_frame(frame: object) -> bool:
+    """A pyspark DataFrame (classic or Spark Connect), told without importing pyspark."""
+    return any(kind.__module__.startswith("pyspark.") and kind.__name__ == "DataFrame"
+               for kind in type(frame).__mro__)
+
+
+def reconcile(dynamics: Any, strivacity: Any,
+              fields: FieldMap | None = None, *, engine: str | None = None,
+              memory_limit: str | None = None, temp_dir: str | Path | None = None,
+              spark_master: str | None = None, spark: Any = None) -> Reconciliation:
     """Pair Dynamics contacts with Strivacity accounts and decide the batches (DESIGN §6).
 
-    Both frames are canonical (``recon.fields.DYNAMICS_COLUMNS`` / ``STRIVACITY_COLUMNS``);
-    neither is modified. ``engine`` is one of ``ENGINES``; both give the same result.
-    ``memory_limit`` and ``temp_dir`` (where DuckDB spills past the limit) are DuckDB's.
+    Both frames are canonical (``recon.fields.DYNAMICS_COLUMNS`` / ``STRIVACITY_COLUMNS``):
+    pandas frames, or two Spark DataFrames (then the engine is Spark, on their session);
+    neither is modified. ``engine`` is one of ``ENGINES`` (default ``numpy``); all give the
+    same result. ``memory_limit`` and ``temp_dir`` (where DuckDB spills past the limit) are
+    DuckDB's; ``spark_master`` (``local[2]``, ``spark://host:7077``) and ``spark`` (a
+    SparkSession) are Spark's.
     """
+    if engine is None:
+        engine = "spark" if is_spark_frame(dynamics) or is_spark_frame(strivacity) else "numpy"
+    _refuse_others(engine, duckdb=memory_limit is not None or temp_dir is not None,
+                   spark=spark_master is not None or spark is not None)
+    if engine == "spark":
+        from recon.engine.sql.spark_run import reconcile as on_spark
+        return on_spark(dynamics, strivacity, fields, master=spark_master, spark=spark)
+    if is_spark_frame(dynamics) or is_spark_frame(strivacity):
+        raise ConfigError(f"Spark DataFrames are reconciled on Spark, not engine={engine!r}: "
+                          "leave engine out (or pass engine='spark'), or give pandas frames.")
     if engine == "duckdb":
         from recon.engine.sql import reconcile as on_duckdb
         return on_duckdb(dynamics, strivacity, fields, memory_limit=memory_limit,
                          temp_dir=temp_dir)
-    if engine != "numpy":
-        raise ConfigError(f"engine={engine!r} is not an engine; valid: {', '.join(ENGINES)}.")
-    if memory_limit is not None or temp_dir is not None:
-        raise ConfigError("a memory limit and a temp folder are the duckdb engine's: pass "
-                          "engine='duckdb' (--engine duckdb) with them, or leave them out.")
     fields = fields or DEFAULT_FIELDS
     _check(dynamics, DYNAMICS_COLUMNS, DYNAMICS)
     _check(strivacity, STRIVACITY_COLUMNS, STRIVACITY)

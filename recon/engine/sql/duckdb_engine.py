@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -27,6 +27,8 @@ class DuckDB:
     """A DuckDB connection with recon's settings; use it as a context manager."""
 
     dialect = DUCKDB
+    #: Rows of a Python step (``map_arrow``) handed to Python at a time.
+    map_rows = 500_000
 
     def __init__(self, memory_limit: str | None = None, temp_dir: str | Path | None = None,
                  threads: int | None = None, temp_limit: str | None = None) -> None:
@@ -75,6 +77,25 @@ class DuckDB:
         for step in pipeline:
             self._execute(self.dialect.statement(step.name, step.sql, step.materialise),
                           step.name)
+
+    def map_arrow(self, name: str, sql: str, function: Callable[[pa.Table], pa.Table],
+                  schema: pa.Schema) -> None:
+        """``function`` over the query's rows (here, in this process), loaded as ``name``.
+
+        The rows go through ``map_rows`` at a time, so Python holds one batch of them however
+        many there are (a first sync needs tens of millions of values normalised).
+        """
+        source = f"{name}_rows"
+        self._execute(self.dialect.statement(source, sql, True), name)
+        total = int(self.con.sql(f"SELECT COUNT(*) FROM {source}").fetchall()[0][0])
+        self.load(name, schema.empty_table())
+        for start in range(0, total, self.map_rows):  # rowid: 0..total-1 in a new table
+            batch = self.arrow(f"SELECT * FROM {source} WHERE rowid >= {start} "
+                               f"AND rowid < {start + self.map_rows}")
+            self.con.register(f"{name}_arrow", function(batch).cast(schema))
+            self._execute(f"INSERT INTO {name} SELECT * FROM {name}_arrow", name)
+            self.con.unregister(f"{name}_arrow")
+        self._execute(f"DROP TABLE {source}", name)
 
     def arrow(self, sql: str) -> pa.Table:
         """A query's result as an Arrow table."""

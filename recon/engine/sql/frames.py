@@ -28,7 +28,7 @@ from recon.engine.keys import DYNAMICS, STRIVACITY, series
 from recon.engine.pairing import BUCKETS, REASONS
 from recon.engine.result import BATCH_NAMES
 from recon.engine.run import REVIEW_COLUMNS
-from recon.engine.sql.duckdb_engine import DuckDB
+from recon.engine.sql.pipeline import Engine
 from recon.engine.values import PROBLEM_COLUMNS
 from recon.fields import FieldMap
 from recon.normalize import STRING
@@ -113,7 +113,7 @@ def _categorical(values: pa.ChunkedArray, names: tuple[str, ...]) -> pd.Categori
                                      categories=pd.Index(list(names)))
 
 
-def side_buckets(db: DuckDB, side: str) -> pa.Table:
+def side_buckets(db: Engine, side: str) -> pa.Table:
     return db.arrow(f"SELECT bucket, reason FROM {side}_bucket ORDER BY pos")
 
 
@@ -130,7 +130,7 @@ def buckets_frame(parts: dict[str, tuple[pd.DataFrame, pa.Table]]) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)
 
 
-def duplicates_frame(db: DuckDB) -> pd.DataFrame:
+def duplicates_frame(db: Engine) -> pd.DataFrame:
     table = db.arrow(DUPLICATES)
     frame = strings_frame(table, ("side", "email_key", "record_id", "group_size",
                                   "suggested_survivor"))
@@ -144,15 +144,15 @@ def _named_frame(table: pa.Table) -> pd.DataFrame:
     return strings_frame(table, tuple(table.column_names))
 
 
-def migrate_frame(db: DuckDB, fields: FieldMap) -> pd.DataFrame:
+def migrate_frame(db: Engine, fields: FieldMap) -> pd.DataFrame:
     return _named_frame(db.arrow(migrate_query(fields)))
 
 
-def create_frame(db: DuckDB, fields: FieldMap) -> pd.DataFrame:
+def create_frame(db: Engine, fields: FieldMap) -> pd.DataFrame:
     return _named_frame(db.arrow(create_query(fields)))
 
 
-def batches(db: DuckDB, fields: FieldMap) -> Batches:
+def batches(db: Engine, fields: FieldMap) -> Batches:
     return Batches(
         migrate_to_strivacity=migrate_frame(db, fields),
         create_in_dynamics=create_frame(db, fields),
@@ -160,11 +160,11 @@ def batches(db: DuckDB, fields: FieldMap) -> Batches:
         update_strivacity=strings_frame(db.arrow(UPDATE_STRIVACITY), UPDATE_STRIVACITY_COLUMNS))
 
 
-def review_frame(db: DuckDB) -> pd.DataFrame:
+def review_frame(db: Engine) -> pd.DataFrame:
     return strings_frame(db.arrow(REVIEW), REVIEW_COLUMNS)
 
 
-def problems_frame(db: DuckDB) -> pd.DataFrame:
+def problems_frame(db: Engine) -> pd.DataFrame:
     return strings_frame(db.arrow(PROBLEMS), PROBLEM_COLUMNS)
 
 
@@ -173,7 +173,7 @@ def _pairs(table: pa.Table) -> dict[Any, int]:
                                       strict=True)}
 
 
-def _side_summary(db: DuckDB, side: str, groups: int) -> dict[str, Any]:
+def _side_summary(db: Engine, side: str, groups: int) -> dict[str, Any]:
     records, invalid = db.arrow(
         f"SELECT COUNT(*), COUNT(*) - COUNT(email_key) FROM {side}").to_pylist()[0].values()
     by_bucket = _pairs(db.arrow(f"SELECT bucket, COUNT(*) FROM {side}_bucket GROUP BY bucket"))
@@ -185,7 +185,7 @@ def _side_summary(db: DuckDB, side: str, groups: int) -> dict[str, Any]:
             "review_reasons": {r: reasons.get(r, 0) for r in REASONS}}
 
 
-def batch_counts(db: DuckDB) -> dict[str, int]:
+def batch_counts(db: Engine) -> dict[str, int]:
     """Lines each batch file has: the updates are one line per contact / account."""
     counts = db.arrow("""SELECT
         (SELECT COUNT(*) FROM migrate_to_strivacity) AS migrate_to_strivacity,
@@ -195,7 +195,7 @@ def batch_counts(db: DuckDB) -> dict[str, int]:
     return {name: int(value) for name, value in counts.to_pylist()[0].items()}
 
 
-def summary(db: DuckDB, fields: FieldMap) -> dict[str, Any]:
+def summary(db: Engine, fields: FieldMap) -> dict[str, Any]:
     """summary.json (DESIGN §7), counted by the engine from the plan's tables."""
     groups = _pairs(db.arrow("""
         SELECT 'dynamics', COUNT(DISTINCT email_key) FROM d_duplicates UNION ALL

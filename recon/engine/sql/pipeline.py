@@ -9,8 +9,11 @@ holds what differs).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,18 @@ class Pipeline:
 
     def names(self) -> list[str]:
         return [step.name for step in self.steps]
+
+
+class Engine(Protocol):
+    """What runs a plan (``DuckDB``, ``Spark``): inputs by name, the steps, results as Arrow."""
+
+    def register(self, name: str, table: pa.Table) -> None: ...
+
+    def load(self, name: str, table: pa.Table) -> None: ...
+
+    def run(self, pipeline: Pipeline) -> None: ...
+
+    def map_arrow(self, name: str, sql: str, function: Callable[[pa.Table], pa.Table],
+                  schema: pa.Schema) -> None: ...
+
+    def arrow(self, sql: str) -> pa.Table: ...

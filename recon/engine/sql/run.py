@@ -8,6 +8,7 @@ of contacts to create (``created_ids``); the second part decides review, drift a
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from recon.engine.result import Reconciliation
 from recon.engine.run import _check
 from recon.engine.sql import batches, drift, forms, frames, steps
 from recon.engine.sql.duckdb_engine import DuckDB
-from recon.engine.sql.pipeline import Pipeline
+from recon.engine.sql.pipeline import Engine, Pipeline
 from recon.fields import (
     DEFAULT_FIELDS,
     DYNAMICS_COLUMNS,
@@ -64,9 +65,12 @@ def field_table(fields: FieldMap) -> pa.Table:
         "dynamics": [f.dynamics for f in fields.fields]})
 
 
-def created_ids(db: DuckDB) -> pa.Table:
-    """The contactid of the contact each creatable account would become."""
-    rows = db.arrow("SELECT pos, store, record_id FROM s_creatable")
+CREATED_IDS = pa.schema([("pos", pa.int64()), ("contactid", pa.string())])
+
+
+def created_ids(rows: pa.Table) -> pa.Table:
+    """The contactid of the contact each creatable account (``pos, store, record_id``) would
+    become; row by row, so the engine may call it on any batch of the rows."""
     ids = [engine_batches.created_contact_id(store, account) for store, account in
            zip(rows["store"].to_pylist(), rows["record_id"].to_pylist(), strict=True)]
     return pa.table({"pos": rows["pos"], "contactid": pa.array(ids, pa.string())})
@@ -109,33 +113,43 @@ def reconcile(dynamics: pd.DataFrame, strivacity: pd.DataFrame, fields: FieldMap
         return run_plan(db, dynamics, strivacity, fields)
 
 
-def register_frames(db: DuckDB, dynamics: pd.DataFrame, strivacity: pd.DataFrame) -> None:
+def register_frames(db: Engine, dynamics: pd.DataFrame, strivacity: pd.DataFrame) -> None:
     """The plan's input tables ``d`` and ``s`` from two canonical frames (no copy)."""
     db.register("d", input_table(dynamics, DYNAMICS_COLUMNS))
     db.register("s", input_table(strivacity, STRIVACITY_COLUMNS))
 
 
-def run_steps(db: DuckDB, fields: FieldMap) -> None:
+def run_steps(db: Engine, fields: FieldMap) -> None:
     """Run the whole plan on ``db``, whose input tables ``d`` and ``s`` exist: every output
     becomes a table (``frames.output_queries`` reads them)."""
     required = [f.name for f in fields.fields if f.dynamics in DYNAMICS_CREATE_REQUIRED]
     db.register("field_map", field_table(fields))
     db.run(first_part(fields, required))
-    db.load("forms", forms.forms(db.arrow("SELECT kind, value FROM needed_values"),
-                                 fields.phone_region))
-    db.load("created_ids", created_ids(db))
+    # The two Python steps, where the engine runs: normalising each needed value once (one
+    # implementation, recon.normalize) and fixing the ids of the contacts to create.
+    db.map_arrow("forms", "SELECT kind, value FROM needed_values",
+                 partial(forms.forms, region=fields.phone_region), forms.SCHEMA)
+    db.map_arrow("created_ids", "SELECT pos, store, record_id FROM s_creatable", created_ids,
+                 CREATED_IDS)
     db.run(second_part(fields, required))
 
 
-def run_plan(db: DuckDB, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
+def run_plan(db: Engine, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
              fields: FieldMap) -> Reconciliation:
     """Run the whole plan on ``db`` and read the result back."""
     register_frames(db, dynamics, strivacity)
+    return run_inputs(db, dynamics, strivacity, fields)
+
+
+def run_inputs(db: Engine, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
+               fields: FieldMap) -> Reconciliation:
+    """The plan once ``d`` and ``s`` are readable on ``db`` (the Spark engine makes them from
+    its DataFrames), read back as frames."""
     run_steps(db, fields)
     return _result(db, dynamics, strivacity, fields)
 
 
-def _result(db: DuckDB, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
+def _result(db: Engine, dynamics: pd.DataFrame, strivacity: pd.DataFrame,
             fields: FieldMap) -> Reconciliation:
     sides = {DYNAMICS: (dynamics, frames.side_buckets(db, "d")),
              STRIVACITY: (strivacity, frames.side_buckets(db, "s"))}
