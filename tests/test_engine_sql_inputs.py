@@ -443,15 +443,10 @@ def test_awkward_json_values_read_the_same(records: list[dict[str, object]]) -> 
 # --- the plan runs on the tables as on registered frames ------------------------------------
 
 def _plan_outputs(db: DuckDB) -> list[pa.Table]:
-    """run_plan's steps after its inputs are in place: what the job does once d and s exist."""
-    from recon.engine.sql import forms, frames
-    from recon.engine.sql.run import created_ids, field_table, first_part, second_part
-    required = ["family_name"]
-    db.register("field_map", field_table(DEFAULT_FIELDS))
-    db.run(first_part(DEFAULT_FIELDS, required))
-    db.load("forms", forms.forms(db.arrow("SELECT kind, value FROM needed_values"), None))
-    db.load("created_ids", created_ids(db))
-    db.run(second_part(DEFAULT_FIELDS, required))
+    """The plan's outputs once its inputs are in place: what the job does once d and s exist."""
+    from recon.engine.sql import frames
+    from recon.engine.sql.run import run_steps
+    run_steps(db, DEFAULT_FIELDS)
     return [db.arrow(f"SELECT * FROM ({sql}) ORDER BY ALL") for sql in (
         frames.MATCHES, frames.DRIFT, "SELECT * FROM problems", "SELECT * FROM d_bucket",
         "SELECT * FROM s_bucket", "SELECT * FROM s_creatable")]
