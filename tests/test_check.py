@@ -182,10 +182,15 @@ def test_ctrl_c_during_a_check_exits_130_without_a_traceback(tmp_path: Path) -> 
         child = subprocess.Popen([sys.executable, "-m", "recon", "check", "dynamics"], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert child.stdout is not None
-        first = child.stdout.readline()  # the settings line: the sign-in comes next
-        assert first.startswith("ok    dynamics    settings")
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
+        try:
+            first = child.stdout.readline()  # the settings line: the sign-in comes next
+            assert first.startswith("ok    dynamics    settings")
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=60)
+        finally:  # a child that outlives a failure must not leak into the next test
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
     assert child.returncode == 130, err
     assert err.strip() == "recon: interrupted" and "Traceback" not in err
 
