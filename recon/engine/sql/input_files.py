@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,35 +91,36 @@ def csv_names(path: str | Path) -> list[str] | None:
     return names if names and len(set(names)) == len(names) else None
 
 
-def _bytes_near(path: str | Path, test: Callable[[np.ndarray], bool]) -> bool:
-    """Whether ``test`` finds a suspect pair of neighbouring bytes anywhere in the file."""
-    last = np.zeros(1, np.uint8)
-    buffer = bytearray(BLOCK)
-    with open(path, "rb", buffering=0) as file:
-        while size := file.readinto(buffer):
-            block = np.concatenate((last, np.frombuffer(buffer, np.uint8, size)))
-            if test(block):
-                return True
-            last = block[-1:]
-    return False
+def _bytes_near(path: str | Path, test: Callable[[np.ndarray], bool], block: int = BLOCK) -> bool:
+    """Whether ``test`` finds a suspect pair of neighbouring bytes anywhere in the file, read
+    (mapped, not copied) in blocks that overlap by one byte so no pair falls between two."""
+    if os.path.getsize(path) == 0:
+        return False
+    data = np.memmap(path, np.uint8, mode="r")
+    return any(test(data[max(start - 1, 0):start + block]) for start in range(0, len(data), block))
 
 
 def _quote_beside_blank(block: np.ndarray) -> bool:
-    quote = block == QUOTE
-    blank = (block == SPACE) | (block == TAB)
-    return bool(np.any(quote[1:] & blank[:-1]) or np.any(quote[:-1] & blank[1:]))
+    return _next_to(block, block == QUOTE, (SPACE, TAB), before=True, after=True)
 
 
 def _comma_or_blank_before_closer(block: np.ndarray) -> bool:
-    closer = _any_of(block[1:], CLOSERS)
-    return bool(np.any(closer & _any_of(block[:-1], (COMMA, *BLANKS))))
+    # ``}`` is 0x7D and ``]`` 0x5D: no other byte gives 0x7D once bit 0x20 is set
+    return _next_to(block, (block | 0x20) == CLOSERS[0], (COMMA, *BLANKS), before=True,
+                    after=False)
 
 
-def _any_of(block: np.ndarray, values: Sequence[int]) -> np.ndarray:
-    found = block == values[0]
-    for value in values[1:]:
-        found |= block == value
-    return found
+def _next_to(block: np.ndarray, anchors: np.ndarray, neighbours: Sequence[int], *,
+             before: bool, after: bool) -> bool:
+    """Whether a byte of ``neighbours`` comes just before (``before``) or just after
+    (``after``) an anchor byte. Only the anchors' neighbours are looked at: anchors (quotes,
+    closers) are a small part of an export, so this reads the block about once."""
+    at = np.flatnonzero(anchors)
+    found = np.zeros(256, np.bool_)
+    found[list(neighbours)] = True
+    if before and found[block[at[at > 0] - 1]].any():
+        return True
+    return bool(after and found[block[at[at < len(block) - 1] + 1]].any())
 
 
 def read_json_lines(con: duckdb.DuckDBPyConnection, path: str | Path,
