@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +59,22 @@ def _launch(argv: list[str]) -> int:
     seconds = time.perf_counter() - start
     print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "seconds": seconds,
                       "maxrss_kib": usage.ru_maxrss}))
+    return 0
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def timed_child(work: Callable[[], object]) -> int:
+    """A benchmark child's report, printed as one JSON line: the seconds ``work`` takes, the
+    peak RSS before it (what the child loaded first) and the whole process's peak."""
+    before = peak_mib()
+    start = time.perf_counter()
+    work()
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "before_mib": before, "peak_mib": peak_mib()}))
     return 0
 
 

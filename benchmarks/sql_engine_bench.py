@@ -15,19 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from measure import timed_child
 
 HERE = Path(__file__).resolve().parent
 ENGINES = ("engine", "sql")
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def cached_frames(contacts: int, seed: int) -> Path:
@@ -54,15 +50,9 @@ def child(cache: Path, engine: str, memory_limit: str | None) -> int:
 
     with cache.open("rb") as f:
         dynamics, strivacity = pickle.load(f)
-    before = _peak_mib()
-    start = time.perf_counter()
     if engine == "sql":
-        sql_reconcile(dynamics, strivacity, memory_limit=memory_limit)
-    else:
-        reconcile(dynamics, strivacity)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "before_mib": before, "peak_mib": _peak_mib()}))
-    return 0
+        return timed_child(lambda: sql_reconcile(dynamics, strivacity, memory_limit=memory_limit))
+    return timed_child(lambda: reconcile(dynamics, strivacity))
 
 
 def main() -> int:

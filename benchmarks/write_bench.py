@@ -17,20 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from measure import timed_child
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "runs" / "write"
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def cached_result(contacts: int, seed: int, rebuild: bool) -> Path:
@@ -54,13 +50,8 @@ def child(cache: Path) -> int:
     """One timed write: prints {"seconds", "before_mib", "peak_mib"} as JSON."""
     with cache.open("rb") as f:
         result = pickle.load(f)
-    before = _peak_mib()
     shutil.rmtree(OUT, ignore_errors=True)
-    start = time.perf_counter()
-    result.write(OUT)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "before_mib": before, "peak_mib": _peak_mib()}))
-    return 0
+    return timed_child(lambda: result.write(OUT))
 
 
 def plan_child(data: Path) -> int:
@@ -77,13 +68,9 @@ def plan_child(data: Path) -> int:
         register_inputs(db, exports, DEFAULT_FIELDS)
         run_steps(db, DEFAULT_FIELDS)
         summary = frames.summary(db, DEFAULT_FIELDS)
-        before = _peak_mib()
         shutil.rmtree(OUT, ignore_errors=True)
-        start = time.perf_counter()
-        write_run_folder(summary, plan_sources(db, DEFAULT_FIELDS), OUT)
-        seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "before_mib": before, "peak_mib": _peak_mib()}))
-    return 0
+        return timed_child(lambda: write_run_folder(summary, plan_sources(db, DEFAULT_FIELDS),
+                                                    OUT))
 
 
 def main() -> int:
