@@ -257,15 +257,19 @@ def _accounts(tmp_path: Path, *lines: str) -> Path:
     return path
 
 
+def _put(record: dict, keys: list[str], value: object) -> None:
+    """Set ``value`` at the nested ``keys`` of ``record``, making the objects on the way."""
+    node = record
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+
+
 def _account(**changes: object) -> str:
     record = json.loads(json.dumps(ACCOUNT))
     record["id"] = "acc-2"
     for path, value in changes.items():
-        node = record
-        keys = path.split("__")
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
+        _put(record, path.split("__"), value)
     return json.dumps(record) + "\n"
 
 
@@ -421,11 +425,7 @@ ACCOUNT_PATHS = ("id", "store", "enabled", "createdAt", "updatedAt",
 def _nested(values: dict[str, object]) -> dict:
     record: dict = {}
     for path, value in values.items():
-        node = record
-        keys = path.split(".")
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
+        _put(record, path.split("."), value)
     return record
 
 
