@@ -223,23 +223,53 @@ def read_json_lines(path: str | Path) -> tuple[pd.DataFrame, LineOf]:
 def _json_table(path: str | Path) -> pa.Table | None:
     """The file as an arrow table, or ``None`` when pyarrow refuses it.
 
-    Streaming small blocks keeps memory near the table's own size (reading the whole file at
-    once holds about the file's size again). The stream takes its schema from the first block;
-    when later records bring new fields or types, the file is read whole, inferring from all.
+    pyarrow's reader turns text that looks like a date or time (a given name "2024-01-05")
+    into a timestamp, which would come back as other text ("2024-01-05 00:00:00"); JSON has no
+    such type, so a file where that happened is read again with those fields as text.
     """
-    try:
-        options = pa_json.ReadOptions(block_size=STREAM_BLOCK)
-        table = pa_json.open_json(str(path), read_options=options).read_all()
-    except ARROW_ERRORS:
-        try:
-            table = pa_json.read_json(str(path), read_options=pa_json.ReadOptions(block_size=BLOCK))
-        except ARROW_ERRORS:
-            return None
+    table = _arrow_json(path, None)
+    if table is None:
+        return None
+    as_text = pa.schema([_times_as_text(field) for field in table.schema])
+    if not as_text.equals(table.schema):
+        table = _arrow_json(path, as_text)
+    if table is None:
+        return None
     try:
         table.validate(full=True)  # pyarrow lets invalid UTF-8 through; this catches it
     except ARROW_ERRORS:
         return None
     return table
+
+
+def _arrow_json(path: str | Path, schema: pa.Schema | None) -> pa.Table | None:
+    """Streaming small blocks keeps memory near the table's own size (reading the whole file at
+    once holds about the file's size again). The stream takes its schema from the first block
+    (or ``schema``); when later records bring new fields or types, the file is read whole."""
+    parse = pa_json.ParseOptions(explicit_schema=schema)
+    try:
+        options = pa_json.ReadOptions(block_size=STREAM_BLOCK)
+        return pa_json.open_json(str(path), read_options=options, parse_options=parse).read_all()
+    except ARROW_ERRORS:
+        try:
+            return pa_json.read_json(str(path), read_options=pa_json.ReadOptions(block_size=BLOCK),
+                                     parse_options=parse)
+        except ARROW_ERRORS:
+            return None
+
+
+def _times_as_text(field: pa.Field) -> pa.Field:
+    """``field`` with every date or time type inside it (pyarrow's guess) made text again."""
+    kind = field.type
+    if pa.types.is_temporal(kind):
+        return field.with_type(pa.string())
+    if pa.types.is_struct(kind):
+        return field.with_type(pa.struct([_times_as_text(kind.field(i))
+                                          for i in range(kind.num_fields)]))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        item = _times_as_text(kind.value_field)
+        return field.with_type(pa.list_(item) if pa.types.is_list(kind) else pa.large_list(item))
+    return field
 
 
 def _object_lines(data: bytes) -> np.ndarray:

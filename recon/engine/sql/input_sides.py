@@ -65,8 +65,8 @@ def _text(raw: Raw, name: str) -> str:
 
 def _json_checks(raw: Raw, times: tuple[str, ...]) -> dict[str, str]:
     """JSON values SQL cannot read as the loader does: text that may be a JSON number other than
-    a plain integer, an object or an array (pyarrow types those), or a date (pyarrow infers
-    timestamps from such strings). Times are checked in ``inputs._forms``."""
+    a plain integer, an object or an array (pyarrow types those). Text that looks like a date
+    stays text on both paths (``readers._json_table``)."""
     if not raw.json:
         return {}
     return {f"json_{k}": f"recon_json_doubt({value})"

@@ -23,8 +23,6 @@ EDGE = "[" + "".join(f"\\x{{{c:x}}}" for c in WHITESPACE) + "]"
 STAMP = r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?Z$"
 #: Years read in SQL: well inside what a nanosecond timestamp holds (1677-2262).
 YEARS = (1700, 2200)
-#: Text pyarrow's JSON reader would take for a timestamp (it infers them from strings).
-DATE_LIKE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 #: A JSON integer whose digits pyarrow prints back the same (int64, no ``-0``).
 PLAIN_INTEGER = r"^(-?[1-9][0-9]{0,14}|0)$"
 #: Text that may be a JSON number (a string never starts with ``0`` followed by digits as one).
@@ -68,9 +66,8 @@ def macros() -> list[str]:
             WHEN x IS NULL THEN FALSE
             WHEN left(x, 1) IN ('{{', '[') THEN regexp_matches(x, {literal(CONTAINER)})
             WHEN left(x, 1) IN ('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9') THEN
-                (regexp_matches(x, {literal(NUMBER)})
-                 AND NOT regexp_matches(x, {literal(PLAIN_INTEGER)}))
-                OR regexp_matches(x, {literal(DATE_LIKE)})
+                regexp_matches(x, {literal(NUMBER)})
+                AND NOT regexp_matches(x, {literal(PLAIN_INTEGER)})
             ELSE x IN ('NaN', 'Infinity') END""",
         f"""CREATE OR REPLACE TEMP MACRO recon_fast_stamp(x) AS
             COALESCE(regexp_matches(x, {literal(STAMP)})

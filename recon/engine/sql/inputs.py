@@ -108,7 +108,7 @@ def _read_fast(db: DuckDB, side: str, path: str | Path, fields: FieldMap, kind: 
             return False
         if not _valid(db, cols_table, raw, columns):
             return False
-        forms = _forms(db, name, cols_table, columns, path, typed=raw.json)
+        forms = _forms(db, name, cols_table, columns, path)
         if forms is None:
             return False
         db.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
@@ -173,8 +173,8 @@ def _valid(db: DuckDB, table: str, raw: input_files.Raw, columns: input_sides.Co
     return bool(rows and rows[0][0])
 
 
-def _forms(db: DuckDB, name: str, table: str, columns: input_sides.Columns, path: str | Path,
-           *, typed: bool) -> dict[str, str] | None:
+def _forms(db: DuckDB, name: str, table: str, columns: input_sides.Columns,
+           path: str | Path) -> dict[str, str] | None:
     """Email keys and times SQL does not decide, each distinct value once through Python."""
     emails = " UNION ALL ".join(f"SELECT {c} AS value FROM {table} WHERE NOT {c}_fast"
                                 for c in columns.emails)
@@ -186,8 +186,6 @@ def _forms(db: DuckDB, name: str, table: str, columns: input_sides.Columns, path
     stamps = " UNION ALL ".join(f"SELECT {c} AS value FROM {table} WHERE NOT {c}_fast"
                                 for c in columns.stamps)
     values = db.arrow(f"SELECT DISTINCT value FROM ({stamps}) WHERE value IS NOT NULL")["value"]
-    if typed and len(values):
-        return None  # JSON times outside the strict form: pyarrow may have typed them
     try:
         parsed = timestamps(_series(values), "time", Origin(str(path)))
     except InputError:
