@@ -140,8 +140,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --engine duckdb: the memory DuckDB may use, e.g. 4GB; past "
                              "it, it spills to --temp-dir (default: DuckDB's, 80%% of RAM)")
     parser.add_argument("--temp-dir", type=output_folder, default=None, metavar="DIR",
-                        help="with --engine duckdb: where it spills (default: the system's "
-                             "temporary folder); a private folder inside it, removed afterwards")
+                        help="with --engine duckdb: where it spills, in a private folder "
+                             "removed afterwards (default: recon reconcile spills beside the "
+                             "run folder, recon report in the system's temporary folder)")
     parser.add_argument("--spark-master", default=None, metavar="URL",
                         help="with --engine spark: local[N], spark://host:7077, yarn or "
                              "k8s://...; default: $SPARK_REMOTE (Spark Connect), else local[*]")
