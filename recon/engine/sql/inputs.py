@@ -201,7 +201,8 @@ def _series(values: pa.ChunkedArray) -> pd.Series:
 
 
 def _final(table: str, columns: input_sides.Columns, forms: Mapping[str, str], side: str) -> str:
-    """The input table: the columns ``input_table`` gives, in its order, ordered by ``pos``."""
+    """The input table: the columns ``input_table`` gives, in its order. Rows are left in the
+    joins' order, not sorted by ``pos``: every output query orders its own rows."""
     joins: dict[str, str] = {}
 
     def key(column: str, alias: str, part: str) -> str:
@@ -222,4 +223,4 @@ def _final(table: str, columns: input_sides.Columns, forms: Mapping[str, str], s
     out["updated_ns"] = ("CASE WHEN c.updated IS NULL THEN NULL WHEN c.updated_fast "
                          "THEN recon_stamp_ns(c.updated) ELSE t.ns END")
     select = ", ".join(f"{sql} AS {name}" for name, sql in out.items())
-    return f"SELECT {select} FROM {table} c {' '.join(joins.values())} ORDER BY c.rowid"
+    return f"SELECT {select} FROM {table} c {' '.join(joins.values())}"
