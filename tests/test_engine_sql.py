@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from canonical import dynamics, strivacity
+from canonical import dynamics, first_sync, strivacity
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +25,6 @@ from recon.engine.sql.pipeline import Pipeline
 from recon.engine.sql.run import first_part, run_plan, second_part
 from recon.errors import ConfigError, ReconError
 from recon.fields import DEFAULT_FIELDS, DYNAMICS_CREATE_REQUIRED, MAPPED, WINNERS, FieldMap
-from recon.normalize import STRING
 from recon.sample import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,22 +138,8 @@ def test_a_low_memory_limit_spills_and_gives_the_same_result(tmp_path: Path) -> 
     assert_same(expected, sql_reconcile(d, s, memory_limit="64MB", temp_dir=spill))
 
 
-def _first_sync(s: pd.DataFrame) -> pd.DataFrame:
-    """The accounts as in a first sync (``benchmarks.tenants.first_sync``): every mapped value
-    different from the contact's, each still a plain value; a phone's last digit moved on."""
-    s = s.copy()
-    for column in MAPPED:
-        if column == "phone":
-            s[column] = s[column].astype(object).map(
-                lambda v: v if pd.isna(v) or not v[-1:].isdigit()
-                else v[:-1] + str((int(v[-1]) + 1) % 10)).astype(STRING)
-        else:
-            s[column] = (s[column] + " II").fillna("Other").astype(STRING)
-    return s
-
-
 def test_a_first_sync_gives_todays_result_and_run_folder(sample, tmp_path: Path) -> None:
-    d, s = sample[0], _first_sync(sample[1])
+    d, s = sample[0], first_sync(sample[1])
     expected, got = _both(d, s)
     pairs = got.summary["pairs"]["total"]
     assert got.summary["drift"]["pairs"] > 0.9 * pairs
@@ -167,7 +152,7 @@ def test_a_first_sync_keeps_only_narrow_tables(sample) -> None:
     """A first sync has a drift row per pair and field: the plan must not keep a table of them
     beyond ``drift`` itself, and ``drift`` holds integers and the values only (ids, field names
     and targets are joined from ``matches`` and ``field_map`` when written)."""
-    d, s = sample[0], _first_sync(sample[1])
+    d, s = sample[0], first_sync(sample[1])
     required = [f.name for f in DEFAULT_FIELDS.fields if f.dynamics in DYNAMICS_CREATE_REQUIRED]
     kept = [step.name for step in [*first_part(DEFAULT_FIELDS, required),
                                    *second_part(DEFAULT_FIELDS, required)] if step.materialise]
@@ -251,6 +236,13 @@ SCENARIOS = {
                                         [{"id": "a1", "email": B, "link": "c1"}]),
     "address held only by the contact itself": ([{"id": "c1", "email": A, "email2": B}],
                                                 [{"id": "a1", "email": B, "link": "c1"}]),
+    "a contactid and an account id two records share": (
+        [{"id": "c1", "email": A, "family_name": "Roe", "city": "Rome"},
+         {"id": "c1", "email": B, "family_name": "Lee", "city": "Oslo"},
+         {"id": "c2", "email": "c@x.com", "family_name": "Kim"}],
+        [{"id": "a1", "email": A, "family_name": "Doe", "city": "Bern"},
+         {"id": "a1", "email": B, "family_name": "Poe"},
+         {"id": "a2", "email": "c@x.com", "family_name": "Kim II"}]),
     "unreadable phone of an account to create": ([], [{"id": "a1", "email": A,
                                                         "family_name": "Roe",
                                                         "phone": "call me"}]),

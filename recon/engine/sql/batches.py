@@ -96,19 +96,21 @@ def update_dynamics(p: Pipeline) -> None:
 
 def update_strivacity(p: Pipeline, fields: FieldMap) -> None:
     """Dynamics-winning drift, then the link of email pairs lacking it and of created
-    contacts, one row per attribute."""
+    contacts, one row per attribute. ``pair_id, pair_pos`` order an account's rows as drift.csv
+    orders their pairs (an account id several accounts share has rows of several pairs)."""
     link = literal(fields.link_attribute)
     p.enqueue_sql(f"""
         SELECT m.strivacity_id AS account_id, m.store, f.path AS attribute,
-               r.new_value AS value, 0 AS part, r.field_rank, m.s_pos
+               r.new_value AS value, 0 AS part, m.contactid AS pair_id, r.d_pos AS pair_pos,
+               r.field_rank
         FROM drift r JOIN matches m ON m.d_pos = r.d_pos
         JOIN field_map f ON f.field_rank = r.field_rank
         WHERE r.action = {ACTION['update_strivacity']}
         UNION ALL
-        SELECT m.strivacity_id, m.store, {link}, m.contactid, 1, 0, m.s_pos
+        SELECT m.strivacity_id, m.store, {link}, m.contactid, 1, m.contactid, m.d_pos, 0
         FROM matches m WHERE m.lacks_link
         UNION ALL
-        SELECT c.strivacity_id, c.store, {link}, c.contactid, 2, 0, c.pos
+        SELECT c.strivacity_id, c.store, {link}, c.contactid, 2, CAST(NULL AS VARCHAR), c.pos, 0
         FROM create_in_dynamics c""", "update_strivacity")
 
 

@@ -63,7 +63,7 @@ UPDATE_DYNAMICS = """
     FROM update_dynamics ORDER BY contactid, d_pos, field_rank"""
 UPDATE_STRIVACITY = """
     SELECT account_id AS "accountId", store AS "identityStore", attribute, value
-    FROM update_strivacity ORDER BY account_id, part, field_rank, s_pos"""
+    FROM update_strivacity ORDER BY account_id, part, pair_id, pair_pos, field_rank"""
 #: The run folder's tables by result attribute (``recon.runfolder.TABLES``).
 TABLE_QUERIES = {"matches": MATCHES, "duplicates": DUPLICATES, "drift": DRIFT,
                  "review": REVIEW, "problems": PROBLEMS}
