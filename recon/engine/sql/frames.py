@@ -1,6 +1,8 @@
 """The plan's outputs: one ORDER BY query per run-folder output, giving the columns of the
 ``Reconciliation`` frame it holds (``output_queries``: what ``recon.runwriter`` streams into the
-run folder), those frames read back for a notebook, and summary.json counted from the tables.
+run folder; the DuckDB job writes drift.csv and update_dynamics, a row per pair and field, in
+the same order through ``ranked``), those frames read back for a notebook, and summary.json
+counted from the tables.
 
 Sorting happens here, in each output query's ORDER BY, with the record's position as the last
 key so that ties keep the input order, as the stable sorts of ``recon.engine`` do.
