@@ -113,3 +113,17 @@ def synthetic(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     s["store"] = _strings(np.full(n, "default"))
     return (pd.DataFrame({c: d[c] for c in DYNAMICS_COLUMNS}),
             pd.DataFrame({c: s[c] for c in STRIVACITY_COLUMNS}))
+
+
+def first_sync(s: pd.DataFrame) -> pd.DataFrame:
+    """The accounts as in a first sync (``benchmarks.tenants.first_sync``): every mapped value
+    different from the contact's, each still a plain value; a phone's last digit moved on."""
+    s = s.copy()
+    for column in MAPPED:
+        if column == "phone":
+            s[column] = s[column].astype(object).map(
+                lambda v: v if pd.isna(v) or not v[-1:].isdigit()
+                else v[:-1] + str((int(v[-1]) + 1) % 10)).astype(STRING)
+        else:
+            s[column] = (s[column] + " II").fillna("Other").astype(STRING)
+    return s

@@ -9,8 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
-from canonical import dynamics, strivacity
+from canonical import dynamics, first_sync, strivacity
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,11 +19,12 @@ import recon
 from recon.engine import Reconciliation
 from recon.engine import reconcile as numpy_reconcile
 from recon.engine.sql import reconcile as sql_reconcile
+from recon.engine.sql.drift import DRIFT_TABLE
 from recon.engine.sql.duckdb_engine import DuckDB
 from recon.engine.sql.pipeline import Pipeline
 from recon.engine.sql.run import first_part, run_plan, second_part
 from recon.errors import ConfigError, ReconError
-from recon.fields import DEFAULT_FIELDS, WINNERS, FieldMap
+from recon.fields import DEFAULT_FIELDS, DYNAMICS_CREATE_REQUIRED, MAPPED, WINNERS, FieldMap
 from recon.sample import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,6 +138,39 @@ def test_a_low_memory_limit_spills_and_gives_the_same_result(tmp_path: Path) -> 
     assert_same(expected, sql_reconcile(d, s, memory_limit="64MB", temp_dir=spill))
 
 
+def test_a_first_sync_gives_todays_result_and_run_folder(sample, tmp_path: Path) -> None:
+    d, s = sample[0], first_sync(sample[1])
+    expected, got = _both(d, s)
+    pairs = got.summary["pairs"]["total"]
+    assert got.summary["drift"]["pairs"] > 0.9 * pairs
+    assert min(got.summary["drift"]["fields"][f] for f in MAPPED) > 0.9 * pairs
+    assert_same(expected, got)
+    assert_same_folder(expected.write(tmp_path / "numpy"), got.write(tmp_path / "duckdb"))
+
+
+def test_a_first_sync_keeps_only_narrow_tables(sample) -> None:
+    """A first sync has a drift row per pair and field: the plan must not keep a table of them
+    beyond ``drift`` itself, and ``drift`` holds integers and the values only (ids, field names
+    and targets are joined from ``matches`` and ``field_map`` when written)."""
+    d, s = sample[0], first_sync(sample[1])
+    required = [f.name for f in DEFAULT_FIELDS.fields if f.dynamics in DYNAMICS_CREATE_REQUIRED]
+    kept = [step.name for step in [*first_part(DEFAULT_FIELDS, required),
+                                   *second_part(DEFAULT_FIELDS, required)] if step.materialise]
+    with DuckDB() as db:
+        run_plan(db, d, s, DEFAULT_FIELDS)
+        pairs = int(db.arrow("SELECT COUNT(*) FROM matches").column(0)[0].as_py())
+        rows = {name: int(db.arrow(f"SELECT COUNT(*) FROM {name}").column(0)[0].as_py())
+                for name in kept}
+        schema = db.arrow("SELECT * FROM drift WHERE FALSE").schema
+    assert rows["drift"] > 5 * pairs  # the tenant is a first sync
+    # Per record or per pair is fine; longer is one row per pair and field (or value).
+    longer = {name for name, n in rows.items() if n > len(d) + len(s)}
+    assert longer <= {"drift", "needed_values"} and "drift" in longer
+    assert tuple(schema.names) == DRIFT_TABLE
+    assert [n for n in schema.names if pa.types.is_string(schema.field(n).type)] == [
+        "d_value", "s_value", "new_value"]
+
+
 def test_a_memory_limit_too_low_is_a_clear_error(sample) -> None:
     with pytest.raises(ReconError, match="Raise --memory-limit") as caught:
         sql_reconcile(*sample, memory_limit="1MB")
@@ -201,6 +236,13 @@ SCENARIOS = {
                                         [{"id": "a1", "email": B, "link": "c1"}]),
     "address held only by the contact itself": ([{"id": "c1", "email": A, "email2": B}],
                                                 [{"id": "a1", "email": B, "link": "c1"}]),
+    "a contactid and an account id two records share": (
+        [{"id": "c1", "email": A, "family_name": "Roe", "city": "Rome"},
+         {"id": "c1", "email": B, "family_name": "Lee", "city": "Oslo"},
+         {"id": "c2", "email": "c@x.com", "family_name": "Kim"}],
+        [{"id": "a1", "email": A, "family_name": "Doe", "city": "Bern"},
+         {"id": "a1", "email": B, "family_name": "Poe"},
+         {"id": "a2", "email": "c@x.com", "family_name": "Kim II"}]),
     "unreadable phone of an account to create": ([], [{"id": "a1", "email": A,
                                                         "family_name": "Roe",
                                                         "phone": "call me"}]),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from canonical import dynamics, strivacity
+from canonical import dynamics, first_sync, strivacity
 from hypothesis import HealthCheck, given, settings
 from test_engine_sql import tenants
 
@@ -100,6 +100,24 @@ def test_generated_tenants_stream_to_the_same_bytes(tmp_path: Path, drift: float
     whole = recon.reconcile(d, s).write(tmp_path / "whole")
     for chunk in (3, 64):
         assert _files(_streamed(d, s, tmp_path / f"c{chunk}", chunk)) == _files(whole), chunk
+
+
+def test_a_first_sync_and_shared_ids_stream_to_the_same_bytes(sample, tmp_path: Path) -> None:
+    """drift.csv and update_dynamics are sorted narrow and joined to their pairs after
+    (``ranked``): every pair drifting, and pairs sharing a contactid or an account id."""
+    d, s = sample[0].iloc[:300], first_sync(sample[1].iloc[:300])
+    whole = recon.reconcile(d, s).write(tmp_path / "whole")
+    assert len((whole / "drift.csv").read_text().splitlines()) > 5 * 200
+    for chunk in (1, 7):
+        assert _files(_streamed(d, s, tmp_path / f"c{chunk}", chunk)) == _files(whole), chunk
+    shared = (dynamics({"id": "c1", "email": "a@x.com", "family_name": "Roe"},
+                       {"id": "c1", "email": "b@x.com", "family_name": "Lee", "city": "Oslo"},
+                       {"id": "c0", "email": "c@x.com", "family_name": "Kim"}),
+              strivacity({"id": "a1", "email": "a@x.com", "family_name": "Doe", "city": "Bern"},
+                         {"id": "a1", "email": "b@x.com", "family_name": "Poe"},
+                         {"id": "a2", "email": "c@x.com", "family_name": "Kim II"}))
+    whole = recon.reconcile(*shared).write(tmp_path / "shared")
+    assert _files(_streamed(*shared, tmp_path / "shared-1", 1)) == _files(whole)
 
 
 @settings(max_examples=25, deadline=None,

@@ -11,7 +11,7 @@ field-map order).
 from __future__ import annotations
 
 from recon.engine.drift import source_column
-from recon.engine.sql.drift import written, written_as
+from recon.engine.sql.drift import ACTION, written_as
 from recon.engine.sql.pipeline import Pipeline
 from recon.fields import FieldMap
 
@@ -87,27 +87,30 @@ def _v(fields: FieldMap) -> str:
 def update_dynamics(p: Pipeline) -> None:
     """Strivacity-winning drift, as Dataverse column, new value and the value stored."""
     p.enqueue_sql(f"""
-        SELECT r.contactid, x.etag, r.dynamics AS column_name,
-               {written('s_', 'dynamics')} AS new_value, r.d_value AS old_value,
-               r.d_pos, r.field_rank
-        FROM drift r JOIN d x ON x.pos = r.d_pos
-        WHERE r.action = 'update_dynamics'""", "update_dynamics")
+        SELECT m.contactid, x.etag, f.dynamics AS column_name, r.new_value,
+               r.d_value AS old_value, r.d_pos, r.field_rank
+        FROM drift r JOIN matches m ON m.d_pos = r.d_pos JOIN d x ON x.pos = r.d_pos
+        JOIN field_map f ON f.field_rank = r.field_rank
+        WHERE r.action = {ACTION['update_dynamics']}""", "update_dynamics")
 
 
 def update_strivacity(p: Pipeline, fields: FieldMap) -> None:
     """Dynamics-winning drift, then the link of email pairs lacking it and of created
-    contacts, one row per attribute."""
+    contacts, one row per attribute. ``pair_id, pair_pos`` order an account's rows as drift.csv
+    orders their pairs (an account id several accounts share has rows of several pairs)."""
     link = literal(fields.link_attribute)
     p.enqueue_sql(f"""
-        SELECT x.record_id AS account_id, x.store, r.path AS attribute,
-               {written('d_', 'strivacity')} AS value, 0 AS part, r.field_rank, r.s_pos
-        FROM drift r JOIN s x ON x.pos = r.s_pos
-        WHERE r.action = 'update_strivacity'
+        SELECT m.strivacity_id AS account_id, m.store, f.path AS attribute,
+               r.new_value AS value, 0 AS part, m.contactid AS pair_id, r.d_pos AS pair_pos,
+               r.field_rank
+        FROM drift r JOIN matches m ON m.d_pos = r.d_pos
+        JOIN field_map f ON f.field_rank = r.field_rank
+        WHERE r.action = {ACTION['update_strivacity']}
         UNION ALL
-        SELECT m.strivacity_id, m.store, {link}, m.contactid, 1, 0, m.s_pos
+        SELECT m.strivacity_id, m.store, {link}, m.contactid, 1, m.contactid, m.d_pos, 0
         FROM matches m WHERE m.lacks_link
         UNION ALL
-        SELECT c.strivacity_id, c.store, {link}, c.contactid, 2, 0, c.pos
+        SELECT c.strivacity_id, c.store, {link}, c.contactid, 2, CAST(NULL AS VARCHAR), c.pos, 0
         FROM create_in_dynamics c""", "update_strivacity")
 
 

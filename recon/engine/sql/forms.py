@@ -40,8 +40,7 @@ def needed_values(p: Pipeline, fields: FieldMap, required: Sequence[str]) -> Non
     sources: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for kind in ("text", "email"):  # pairs' phones are among every phone, below
         sources[kind] += [f"""SELECT c.{side}_value AS value
-            FROM drift_candidates c JOIN field_map f ON f.field = c.field
-            WHERE f.comparer = '{kind}'""" for side in ("d", "s")]
+            FROM drift_candidates c WHERE c.comparer = '{kind}'""" for side in ("d", "s")]
     for field in fields.fields:
         column = source_column(field)
         if field.comparer == "phone":  # every phone: problems.csv lists the unreadable ones

@@ -1,6 +1,8 @@
 """The plan's outputs: one ORDER BY query per run-folder output, giving the columns of the
 ``Reconciliation`` frame it holds (``output_queries``: what ``recon.runwriter`` streams into the
-run folder), those frames read back for a notebook, and summary.json counted from the tables.
+run folder; the DuckDB job writes drift.csv and update_dynamics, a row per pair and field, in
+the same order through ``ranked``), those frames read back for a notebook, and summary.json
+counted from the tables.
 
 Sorting happens here, in each output query's ORDER BY, with the record's position as the last
 key so that ties keep the input order, as the stable sorts of ``recon.engine`` do.
@@ -28,6 +30,8 @@ from recon.engine.keys import DYNAMICS, STRIVACITY, series
 from recon.engine.pairing import BUCKETS, REASONS
 from recon.engine.result import BATCH_NAMES
 from recon.engine.run import REVIEW_COLUMNS
+from recon.engine.sql import drift
+from recon.engine.sql.drift import ACTION, named
 from recon.engine.sql.pipeline import Engine
 from recon.engine.values import PROBLEM_COLUMNS
 from recon.fields import FieldMap
@@ -41,10 +45,15 @@ DUPLICATES = """
     SELECT side, email_key, record_id, group_size, suggested_survivor FROM (
         SELECT * FROM d_duplicates UNION ALL SELECT * FROM s_duplicates) x
     ORDER BY side, email_key, record_id, inactive, updated_ns DESC NULLS LAST, pos"""
-DRIFT = """
-    SELECT contactid, strivacity_id, email_key, field, d_value AS dynamics_value,
-           s_value AS strivacity_value, action, reason
-    FROM drift ORDER BY contactid, d_pos, field_rank"""
+#: drift.csv: a drift row's ids and email key are its pair's (``matches``), its field's name
+#: is in ``field_map``, its action and reason are codes.
+DRIFT = f"""
+    SELECT m.contactid, m.strivacity_id, m.email_key, f.field, r.d_value AS dynamics_value,
+           r.s_value AS strivacity_value, {named('r.action', drift.ACTIONS)} AS action,
+           {named('r.reason', drift.REASONS)} AS reason
+    FROM drift r JOIN matches m ON m.d_pos = r.d_pos
+    JOIN field_map f ON f.field_rank = r.field_rank
+    ORDER BY m.contactid, r.d_pos, r.field_rank"""
 REVIEW = """
     SELECT side, record_id, email_key, reason, value FROM (
         SELECT 0 AS side_rank, * FROM d_review UNION ALL SELECT 1, * FROM s_review) x
@@ -56,7 +65,7 @@ UPDATE_DYNAMICS = """
     FROM update_dynamics ORDER BY contactid, d_pos, field_rank"""
 UPDATE_STRIVACITY = """
     SELECT account_id AS "accountId", store AS "identityStore", attribute, value
-    FROM update_strivacity ORDER BY account_id, part, field_rank, s_pos"""
+    FROM update_strivacity ORDER BY account_id, part, pair_id, pair_pos, field_rank"""
 #: The run folder's tables by result attribute (``recon.runfolder.TABLES``).
 TABLE_QUERIES = {"matches": MATCHES, "duplicates": DUPLICATES, "drift": DRIFT,
                  "review": REVIEW, "problems": PROBLEMS}
@@ -185,14 +194,34 @@ def _side_summary(db: Engine, side: str, groups: int) -> dict[str, Any]:
             "review_reasons": {r: reasons.get(r, 0) for r in REASONS}}
 
 
+def _updated_pairs(action: str) -> str:
+    """The pairs (``matches``) with a drift row of ``action``, once each."""
+    return (f"matches m JOIN (SELECT DISTINCT d_pos FROM drift WHERE action = {ACTION[action]})"
+            " u ON u.d_pos = m.d_pos")
+
+
 def batch_counts(db: Engine) -> dict[str, int]:
-    """Lines each batch file has: the updates are one line per contact / account."""
-    counts = db.arrow("""SELECT
+    """Lines each batch file has: the updates are one line per contact / account, counted
+    over the pairs with an update rather than over every update row."""
+    counts = db.arrow(f"""SELECT
         (SELECT COUNT(*) FROM migrate_to_strivacity) AS migrate_to_strivacity,
         (SELECT COUNT(*) FROM create_in_dynamics) AS create_in_dynamics,
-        (SELECT COUNT(DISTINCT contactid) FROM update_dynamics) AS update_dynamics,
-        (SELECT COUNT(DISTINCT account_id) FROM update_strivacity) AS update_strivacity""")
+        (SELECT COUNT(DISTINCT m.contactid) FROM {_updated_pairs('update_dynamics')})
+            AS update_dynamics,
+        (SELECT COUNT(DISTINCT account_id) FROM (
+            SELECT m.strivacity_id AS account_id FROM {_updated_pairs('update_strivacity')}
+            UNION ALL SELECT strivacity_id FROM matches WHERE lacks_link
+            UNION ALL SELECT strivacity_id FROM create_in_dynamics) a) AS update_strivacity""")
     return {name: int(value) for name, value in counts.to_pylist()[0].items()}
+
+
+#: Contacts with drift per field: a pair's rows have one field each, so only contactids that
+#: several pairs share need a distinct count (``pair_contacts``), a few rows at most.
+PER_FIELD = """
+    SELECT f.field, SUM(CASE WHEN p.shared THEN 0 ELSE 1 END)
+                    + COUNT(DISTINCT CASE WHEN p.shared THEN p.contactid END)
+    FROM drift r JOIN pair_contacts p ON p.d_pos = r.d_pos
+    JOIN field_map f ON f.field_rank = r.field_rank GROUP BY f.field"""
 
 
 def summary(db: Engine, fields: FieldMap) -> dict[str, Any]:
@@ -203,9 +232,10 @@ def summary(db: Engine, fields: FieldMap) -> dict[str, Any]:
     total, by_link = db.arrow(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN by_link THEN 1 ELSE 0 END), 0) FROM matches"
     ).to_pylist()[0].values()
-    per_field = _pairs(db.arrow(
-        "SELECT field, COUNT(DISTINCT contactid) FROM drift GROUP BY field"))
-    drift_pairs = db.arrow("SELECT COUNT(DISTINCT contactid) FROM drift").column(0)[0].as_py()
+    per_field = _pairs(db.arrow(PER_FIELD))
+    drift_pairs = db.arrow("""
+        SELECT COUNT(DISTINCT m.contactid) FROM matches m
+        JOIN (SELECT DISTINCT d_pos FROM drift) r ON r.d_pos = m.d_pos""").column(0)[0].as_py()
     problems = _pairs(db.arrow("SELECT field, COUNT(*) FROM problems GROUP BY field"))
     counts = batch_counts(db)
     return {

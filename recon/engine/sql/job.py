@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recon.engine.result import Reconciliation
-from recon.engine.sql import frames
+from recon.engine.sql import frames, ranked
 from recon.engine.sql.duckdb_engine import DuckDB
 from recon.engine.sql.inputs import load_exports
 from recon.engine.sql.run import run_steps
@@ -40,8 +40,10 @@ def register_inputs(db: DuckDB, exports: Exports, fields: FieldMap) -> None:
 
 
 def plan_sources(db: DuckDB, fields: FieldMap) -> dict[str, Source]:
-    """Every run-folder output as a query streamed from the plan's tables."""
-    return {name: query_source(db, sql) for name, sql in frames.output_queries(fields).items()}
+    """Every run-folder output as a query streamed from the plan's tables; the two with a row
+    per pair and field sorted narrow and joined to their pairs after (``ranked``)."""
+    return {**{name: query_source(db, sql) for name, sql in frames.output_queries(fields).items()},
+            **ranked.sources(db, fields)}
 
 
 def reconcile_to_folder(exports: Exports, fields: FieldMap, out: str | Path, *,
