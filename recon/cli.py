@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from recon import interrupts
 from recon.clihelp import BOTH_ENV, PROGRESS, Parser, check_engine_flags, epilog, recon_version
 from recon.cliparsers import PARSERS, RUNS_DIR, add_delegated
 from recon.errors import EXIT_OK, ConfigError, InputError, ReconError, exit_codes
@@ -181,18 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors become a one-line message and a meaningful exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] in DELEGATED:
-            args = argparse.Namespace(argv=argv[1:], func=DELEGATED[argv[0]])
-        else:
-            args = build_parser().parse_args(argv)
-        func: Callable[[argparse.Namespace], int] = args.func
-        return func(args)
+        with interrupts.handled():
+            if argv and argv[0] in DELEGATED:
+                args = argparse.Namespace(argv=argv[1:], func=DELEGATED[argv[0]])
+            else:
+                args = build_parser().parse_args(argv)
+            func: Callable[[argparse.Namespace], int] = args.func
+            return func(args)
     except (ReconError, KeyboardInterrupt) as exc:
         return report_error(exc)
 

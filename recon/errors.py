@@ -9,7 +9,12 @@
     ├── ThresholdExceeded 3  a --fail-on threshold held (everything was written)
     ├── RunBusy           5  another apply holds the run folder's lock
     ├── LimitReached      6  the engine ran out of memory or of spill disk (nothing written)
-    └── Interrupted     130  Ctrl-C or SIGINT
+    ├── Interrupted     130  Ctrl-C or SIGINT
+    └── Terminated      143  SIGTERM (a scheduler stopping the job, ``kill``)
+
+SIGTERM is raised in the main thread as ``Stop``, a ``KeyboardInterrupt``: every path that cleans
+up after Ctrl-C (spill folders, ``.partial`` files, the report's kernel and run.json) does the same
+after SIGTERM, and the handler reports it as ``Terminated``.
 
 Each class carries its ``exit_code`` and what it ``means``: the CLI's one handler
 (``recon.cli.main``) prints the message and returns the code, and the README's exit-code table is
@@ -129,10 +134,21 @@ class Interrupted(ReconError):
     means = "interrupted (Ctrl-C)"
 
 
+class Terminated(ReconError):
+    """recon was asked to stop (SIGTERM)."""
+
+    exit_code = 143
+    means = "terminated (SIGTERM): stopped the way Ctrl-C stops, nothing left looking complete"
+
+
+class Stop(KeyboardInterrupt):
+    """SIGTERM as an exception in the main thread (``recon.cli.main`` installs the handler)."""
+
+
 #: Every error class, root first: the registry the handler, the runner and the README use.
 ERRORS: tuple[type[ReconError], ...] = (ReconError, InputError, ConfigError, HttpError,
                                         AuthError, JobFailed, ThresholdExceeded, RunBusy,
-                                        LimitReached, Interrupted)
+                                        LimitReached, Interrupted, Terminated)
 
 
 def error_class(name: str | None) -> type[ReconError] | None:
@@ -162,7 +178,9 @@ def exit_code_table() -> str:
 
 def report(error: BaseException, stream: TextIO | None = None) -> int:
     """The one error handler: print ``recon: <message>`` and return the error's exit code."""
-    if isinstance(error, KeyboardInterrupt):
+    if isinstance(error, Stop):
+        error = Terminated("terminated (SIGTERM)")
+    elif isinstance(error, KeyboardInterrupt):
         error = Interrupted("interrupted")
     if not isinstance(error, ReconError):
         raise error

@@ -32,6 +32,8 @@ from recon.errors import (
     Interrupted,
     JobFailed,
     ReconError,
+    Stop,
+    Terminated,
     ThresholdExceeded,
     error_class,
 )
@@ -174,8 +176,9 @@ def run_report(options: ReportOptions) -> RunOutcome:
     started = _now()
     try:
         outcome = _run_into(run_dir, options, params, thresholds)
-    except KeyboardInterrupt:  # Ctrl-C: stop the kernel quietly, mark the folder, exit 130
-        raise _interrupted(run_dir, params, thresholds, started) from None
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: stop the kernel, mark the folder
+        raise _interrupted(run_dir, params, thresholds, started,
+                           terminated=isinstance(stop, Stop)) from None
     _write_run_json(outcome, params, thresholds, started)
     private_tree(run_dir)
     return outcome
@@ -205,16 +208,19 @@ def _run_into(run_dir: Path, options: ReportOptions, params: dict[str, Any],
 
 
 def _interrupted(run_dir: Path, params: Mapping[str, Any], thresholds: Sequence[Threshold],
-                 started: str) -> Interrupted:
-    """After Ctrl-C: kill the kernel (no tracebacks from an orphan), mark run.json incomplete."""
+                 started: str, *, terminated: bool = False) -> Interrupted | Terminated:
+    """After Ctrl-C or SIGTERM: kill the kernel (no tracebacks from an orphan), mark run.json
+    incomplete."""
     stop_kernels()
-    _write_run_json(RunOutcome(run_dir=run_dir, exit_code=Interrupted.exit_code,
-                               outcome="interrupted", html=None, summary=None,
-                               error="interrupted (Ctrl-C) before the run finished"),
+    error = Terminated if terminated else Interrupted
+    how = "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)"
+    _write_run_json(RunOutcome(run_dir=run_dir, exit_code=error.exit_code,
+                               outcome=how.split()[0], html=None, summary=None,
+                               error=f"{how} before the run finished"),
                     params, thresholds, started)
     private_tree(run_dir)
-    return Interrupted(f"interrupted; {run_dir} is incomplete (run.json: \"outcome\": "
-                       "\"interrupted\"). Run the report again.")
+    return error(f"{how.split()[0]}; {run_dir} is incomplete (run.json: \"outcome\": "
+                 f"\"{how.split()[0]}\"). Run the report again.")
 
 
 def _record_live_source(run_dir: Path, pulled_at: datetime) -> None:

@@ -6,12 +6,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import certifi
 import pytest
+from children import recon_argv
 
 from recon.check import judge_privileges
 from recon.cli import main
@@ -170,14 +170,6 @@ def test_an_unknown_system_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None
         capsys.readouterr().err
 
 
-#: ``python -m recon`` as a terminal starts it. A job started in the background by a
-#: non-interactive shell (``make test &``, some CI runners) inherits SIGINT as *ignored*, and
-#: Python keeps it ignored, so the child would never see the test's SIGINT.
-AS_FROM_A_TERMINAL = ("import runpy, signal, sys; signal.signal(signal.SIGINT, "
-                      "signal.default_int_handler); sys.argv[0] = 'recon'; "
-                      "runpy.run_module('recon', run_name='__main__')")
-
-
 def test_ctrl_c_during_a_check_exits_130_without_a_traceback(tmp_path: Path) -> None:
     """A server that accepts and never answers holds the check in its sign-in: then SIGINT."""
     with socket.socket() as silent:
@@ -187,9 +179,8 @@ def test_ctrl_c_during_a_check_exits_130_without_a_traceback(tmp_path: Path) -> 
         env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
         env.update(DATAVERSE_URL=url, AZURE_AUTHORITY_HOST=url, AZURE_TENANT_ID="t",
                    AZURE_CLIENT_ID="c", AZURE_CLIENT_SECRET="s")
-        child = subprocess.Popen([sys.executable, "-c", AS_FROM_A_TERMINAL, "check", "dynamics"],
-                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
+        child = subprocess.Popen(recon_argv("check", "dynamics"), env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert child.stdout is not None
         try:
             first = child.stdout.readline()  # the settings line: the sign-in comes next

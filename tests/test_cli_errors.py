@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from children import recon_argv
 
 from recon.cli import main
 from recon.resources import sample_dir
@@ -159,3 +160,47 @@ def test_a_field_map_whose_names_the_exports_hold_is_used(
 def test_an_out_file_that_is_a_folder(argv: list[str], tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert "is a folder; give the name of a file" in _usage_error([*argv, str(tmp_path)], capsys)
+
+
+@pytest.mark.parametrize(("stop", "code", "said"), [
+    (signal.SIGTERM, 143, "recon: terminated (SIGTERM)"),
+    (signal.SIGINT, 130, "recon: interrupted")], ids=["SIGTERM", "Ctrl-C"])
+@pytest.mark.parametrize("when", ["starting", "writing"])
+def test_a_stopped_duckdb_reconcile_says_so_and_leaves_nothing(
+        tmp_path: Path, stop: signal.Signals, code: int, said: str, when: str) -> None:
+    """A scheduler's stop (SIGTERM) or Ctrl-C while DuckDB holds a spill folder of personal
+    data, as it starts and once the run folder is being written (a query running: DuckDB turns
+    the signal into its own error): the folder and any half-written output are removed, and the
+    exit code and message say which signal stopped it."""
+    from recon.sample import generate
+    tenant = generate(tmp_path / "tenant", contacts=100_000, seed=3, drift=0.05)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    env = {**os.environ, "RECON_PROGRESS": "0", "PYTHONHASHSEED": "0"}
+    child = subprocess.Popen(
+        recon_argv("reconcile", "--dynamics", str(tenant / "dynamics_contacts.csv"),
+                   "--strivacity", str(tenant / "strivacity_accounts.ndjson"),
+                   "--out", str(runs / "today"), "--engine", "duckdb"),
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        sign = ".recon-duckdb-*" if when == "starting" else "today/*"
+        while not list(runs.glob(sign)) and time.monotonic() < deadline:
+            assert child.poll() is None, child.communicate()
+            time.sleep(0.005)  # polling for the spill folder, then for the first output file
+        child.send_signal(stop)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == code, err
+    assert err.strip() == said, err
+    assert list(runs.iterdir()) in ([], [runs / "today"])  # no spill folder left behind
+    assert not (runs / "today" / "summary.json").exists()
+    assert not list(runs.rglob("*.partial*"))
+
+
+def test_sigterm_handler_is_only_recons_while_a_command_runs(tmp_path: Path) -> None:
+    assert main(["sample", "--out", str(tmp_path / "sample")]) == 0
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back afterwards

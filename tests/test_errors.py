@@ -19,6 +19,8 @@ from recon.errors import (
     LimitReached,
     ReconError,
     RunBusy,
+    Stop,
+    Terminated,
     ThresholdExceeded,
     error_class,
     exit_code_table,
@@ -32,7 +34,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 #: fail here (and in the README check), not pass silently.
 DOCUMENTED = {ReconError: 1, JobFailed: 1, InputError: 2, ConfigError: 2, ThresholdExceeded: 3,
               HttpError: 4, AuthError: 4, RunBusy: 5, LimitReached: 6,
-              Interrupted: 130}
+              Interrupted: 130, Terminated: 143}
 
 
 @pytest.mark.parametrize("cls", ERRORS, ids=lambda c: c.__name__)
@@ -53,7 +55,7 @@ def test_the_readme_exit_code_table_is_the_generated_one() -> None:
     assert table in README, ("README.md's exit-code table differs from the error classes; paste "
                              f"recon.errors.exit_code_table():\n{table}")
     documented = re.findall(r"^\| (\d+) \|", table, flags=re.MULTILINE)
-    assert [int(c) for c in documented] == [0, 1, 2, 3, 4, 5, 6, 130] == list(exit_codes())
+    assert [int(c) for c in documented] == [0, 1, 2, 3, 4, 5, 6, 130, 143] == list(exit_codes())
 
 
 @pytest.mark.parametrize(("error", "code"), [
@@ -64,6 +66,7 @@ def test_the_readme_exit_code_table_is_the_generated_one() -> None:
     (JobFailed("the report failed"), 1),
     (ThresholdExceeded("threshold exceeded: drift.pairs>0 (it is 3)"), 3),
     (KeyboardInterrupt(), 130),
+    (Stop(), 143),
 ])
 def test_the_one_handler_prints_one_line_and_returns_the_class_code(
         error: BaseException, code: int) -> None:

@@ -9,6 +9,7 @@ inside ``temp_dir`` (or the system's temporary folder) and removed when the conn
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import pyarrow as pa
 from recon.engine.sql.dialect import DUCKDB
 from recon.engine.sql.pipeline import Pipeline
 from recon.errors import ConfigError, LimitReached
+from recon.interrupts import interrupt_of
 from recon.private import private_dir
 
 
@@ -34,8 +36,23 @@ class DuckDB:
                  threads: int | None = None, temp_limit: str | None = None) -> None:
         if temp_dir:  # created if missing; a folder the user already has is left as it is
             private_dir(temp_dir, narrow=False)
-        self._spill = Path(tempfile.mkdtemp(prefix=".recon-duckdb-",
-                                            dir=str(temp_dir) if temp_dir else None))
+        # Ctrl-C and SIGTERM wait while the spill folder and the connection are made: a signal
+        # in between would leave the folder, which no __exit__ would remove (it raises at the
+        # unmask instead, where the folder is removed).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            self._spill = Path(tempfile.mkdtemp(prefix=".recon-duckdb-",
+                                                dir=str(temp_dir) if temp_dir else None))
+            self.con = self._connect(memory_limit, threads, temp_limit)
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            self._close()
+            raise
+        self.memory_limit = memory_limit
+
+    def _connect(self, memory_limit: str | None, threads: int | None,
+                 temp_limit: str | None) -> duckdb.DuckDBPyConnection:
         config: dict[str, str | bool | int | float | list[str]] = {
             "temp_directory": str(self._spill), "preserve_insertion_order": False,
             "autoinstall_known_extensions": False, "autoload_known_extensions": False}
@@ -45,22 +62,31 @@ class DuckDB:
             config["threads"] = threads
         if temp_limit:  # at most this much spilled; by default, the disk's free space
             config["max_temp_directory_size"] = temp_limit
-        self.memory_limit = memory_limit
         try:
-            self.con = duckdb.connect(":memory:", config=config)
+            return duckdb.connect(":memory:", config=config)
         except duckdb.Error as exc:
-            shutil.rmtree(self._spill, ignore_errors=True)
             raise ConfigError(f"DuckDB refused the memory limit {memory_limit!r} ({exc}). Give "
                               "it as DuckDB writes it, e.g. 4GB or 512MB (--memory-limit, "
                               "memory_limit=).") from exc
+
+    def _close(self) -> None:
+        """Close the connection (if made) and remove the spill folder (if made)."""
+        con = getattr(self, "con", None)
+        if con is not None:
+            con.close()
+        spill = getattr(self, "_spill", None)
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
 
     def __enter__(self) -> DuckDB:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.con.close()
-        shutil.rmtree(self._spill, ignore_errors=True)
+        self._close()
+        stop = interrupt_of(value) if value is not None else None
+        if stop is not None and stop is not value:  # DuckDB's "Query interrupted": say which
+            raise stop from None
 
     def register(self, name: str, table: pa.Table) -> None:
         """Make an Arrow table readable by name (a scan of the Arrow buffers, no copy)."""
@@ -148,6 +174,8 @@ class DuckDB:
                 raise
             raise limit from exc
         except duckdb.Error as exc:  # a bug in a step: say which
+            if interrupt_of(exc) is not None:
+                raise
             raise RuntimeError(f"step {name!r} failed: {exc}\n{sql}") from exc
 
     def limit_error(self, exc: Exception, where: str) -> LimitReached | None:

@@ -31,6 +31,7 @@ from recon.engine.sql.input_sql import macros
 from recon.engine.sql.run import input_table
 from recon.errors import InputError
 from recon.fields import DYNAMICS_COLUMNS, MAPPED, STRIVACITY_COLUMNS, FieldMap
+from recon.interrupts import interrupt_of
 from recon.normalize import STRING
 from recon.readers import file_format
 from recon.settings import strivacity_store
@@ -73,6 +74,8 @@ def load_side(db: DuckDB, side: str, path: str | Path, fields: FieldMap,
                 if _read_fast(db, side, path, fields, kind):
                     return "duckdb"
             except duckdb.Error as exc:  # a limit is said as one; the loader names the rest
+                if interrupt_of(exc) is not None:
+                    raise
                 limit = db.limit_error(exc, f"reading {path}")
                 if limit is not None:
                     raise limit from exc
@@ -148,6 +151,8 @@ def _columns(db: DuckDB, table: str, raw: input_files.Raw,
         db.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(parts)} "
                        f"FROM {raw.table}")
     except duckdb.Error as exc:  # a malformed line, bad UTF-8, a JSON shape DuckDB will not take
+        if interrupt_of(exc) is not None:
+            raise
         if db.limit_error(exc, table) is not None:
             raise  # out of memory or of spill disk: a limit of this machine, not the file's
         return False
