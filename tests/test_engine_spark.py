@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 from spark_cluster import Cluster, local_session, standalone_cluster
+from spark_connect import ConnectServer, connect_server
 from test_engine_sql import OTHER_MAPS, assert_same, assert_same_folder
 
 import recon
@@ -45,6 +46,11 @@ def spark() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     yield from standalone_cluster(tmp_path_factory.mktemp("spark-cluster"))
+
+
+@pytest.fixture(scope="session")
+def connect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConnectServer]:
+    yield from connect_server(tmp_path_factory.mktemp("spark-connect"))
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +150,97 @@ def test_a_standalone_cluster_gives_the_same_run_folder(cluster: Cluster, tmp_pa
         env={**cluster.env, "RECON_PROGRESS": "0"}, capture_output=True, text=True,
         timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert_same_folder(expected, tmp_path / "spark")
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any Spark of this process's, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SPARK_REMOTE", "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")}
+    return {**env, "RECON_PROGRESS": "0", **extra}
+
+
+def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.slow
+def test_spark_connect_through_spark_remote_gives_the_same_run_folder(
+        connect: ConnectServer, tmp_path: Path) -> None:
+    """``SPARK_REMOTE=sc://... recon reconcile --engine spark``, a fresh process: the plan runs
+    on the Connect server, the run folder is DuckDB's."""
+    expected = _duckdb_folder(tmp_path / "duckdb")
+    _run([sys.executable, "-m", "recon", "reconcile", *INPUTS, "--out", str(tmp_path / "spark"),
+          "--engine", "spark"], _clean_env(SPARK_REMOTE=connect.remote))
+    assert_same_folder(expected, tmp_path / "spark")
+
+
+ON_CONNECT = """
+import sys, pyarrow as pa, pyarrow.csv as pacsv
+from pyspark.sql import SparkSession
+import recon
+from recon.errors import ConfigError
+remote, contacts, accounts, out = sys.argv[1:]
+spark = SparkSession.builder.remote(remote).getOrCreate()
+raw = pacsv.read_csv(contacts)
+d = spark.createDataFrame(raw.cast(pa.schema([(f.name, pa.string()) for f in raw.schema])))
+s = spark.createDataFrame(pa.Table.from_pandas(recon.read_strivacity(accounts),
+                                               preserve_index=False))
+spark.range(1).createOrReplaceTempView("matches")  # the user's own view, named as a step
+try:
+    recon.reconcile(d, s)
+except ConfigError as exc:
+    print("REFUSED", exc)
+print("KEPT", spark.table("matches").count())
+spark.catalog.dropTempView("matches")
+recon.reconcile(d, s).write(out)
+print("LEFT", sorted(t.name for t in spark.catalog.listTables() if t.isTemporary))
+print("SETTING", spark.conf.get("spark.sql.constraintPropagation.enabled"))
+spark.stop()
+"""
+
+
+@pytest.mark.slow
+def test_spark_connect_dataframes_give_the_same_run_folder(
+        connect: ConnectServer, tmp_path: Path, sample: tuple[Any, Any]) -> None:
+    """``recon.reconcile(spark_df, spark_df)`` on a Spark Connect session (a raw Dataverse
+    contact table and canonical accounts): DuckDB's run folder; a temporary view of the user's
+    named as a step is refused, not replaced; nothing of recon's is left on the session."""
+    expected = duckdb_reconcile(*sample).write(tmp_path / "duckdb")
+    done = _run([sys.executable, "-c", ON_CONNECT, connect.remote, str(SAMPLE / CONTACTS_FILE),
+                 str(SAMPLE / ACCOUNTS_FILE), str(tmp_path / "spark")], _clean_env())
+    assert "REFUSED the Spark Connect session has a temporary view 'matches'" in done.stdout
+    assert "KEPT 1" in done.stdout and "LEFT []" in done.stdout
+    assert "SETTING true" in done.stdout  # the session's own setting is back
+    assert_same_folder(expected, tmp_path / "spark")
+
+
+JOB = """
+import sys
+from pyspark.sql import SparkSession
+from recon.cli import main
+code = main(sys.argv[1:])
+print("MASTER", SparkSession.getActiveSession().sparkContext.master)
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow
+def test_spark_submit_runs_the_cli_on_its_master(tmp_path: Path) -> None:
+    """``spark-submit --master local[2] job.py reconcile ...`` (the pyspark package's own
+    spark-submit): recon runs on spark-submit's master, not its own local[*]; DuckDB's folder."""
+    import pyspark
+    expected = _duckdb_folder(tmp_path / "duckdb")
+    job = tmp_path / "reconcile_job.py"
+    job.write_text(JOB)
+    spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    done = _run([str(spark_submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false",
+                 "--conf", "spark.sql.shuffle.partitions=4", str(job), "reconcile", *INPUTS,
+                 "--out", str(tmp_path / "spark"), "--engine", "spark"],
+                _clean_env(PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1"))
+    assert "MASTER local[2]" in done.stdout
     assert_same_folder(expected, tmp_path / "spark")
 
 
