@@ -272,6 +272,27 @@ def test_a_spark_master_with_another_engine_is_refused(
                           recon.read_strivacity(SAMPLE / ACCOUNTS_FILE)], spark_master="local")
 
 
+@pytest.mark.parametrize(("remote", "master", "said"), [
+    ("sc://127.0.0.1:1", "local[2]", "SPARK_REMOTE names a Spark Connect server "
+                                     "(sc://127.0.0.1:1) and --spark-master asks for 'local[2]'"),
+    ("sc://127.0.0.1:1", "spark://127.0.0.1:7077", "unset SPARK_REMOTE to run on"),
+    (None, "sc://127.0.0.1:1", "is a Spark Connect server, not a master: set SPARK_REMOTE"),
+])
+def test_a_master_and_a_connect_server_together_are_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        remote: str | None, master: str, said: str) -> None:
+    """pyspark would pick one of the two silently; recon says which to drop (exit 2), before
+    any Spark starts and before the run folder is written."""
+    if remote is None:
+        monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    else:
+        monkeypatch.setenv("SPARK_REMOTE", remote)
+    code = main(["reconcile", *INPUTS, "--out", str(tmp_path / "run"), "--engine", "spark",
+                 "--spark-master", master])
+    assert code == 2 and said in capsys.readouterr().err
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
 HIDDEN = """
 import sys
 sys.modules["pyspark"] = None  # as on `pip install recon` without the spark extra

@@ -65,6 +65,8 @@ def session(master: str | None = None) -> Any:
         # Spark Connect (the variable names the server), or spark-submit's own --master.
         if os.environ.get("SPARK_REMOTE") or os.environ.get("PYSPARK_GATEWAY_PORT"):
             return sql.SparkSession.builder.appName("recon").getOrCreate()
+    else:
+        _check_master(master)
     master = master or "local[*]"
     builder = (sql.SparkSession.builder.master(master).appName("recon")
                .config("spark.ui.showConsoleProgress", "false"))
@@ -76,6 +78,9 @@ def session(master: str | None = None) -> Any:
             # Local workers run this Python, the one with recon (pyspark reads only this).
             os.environ["PYSPARK_PYTHON"] = sys.executable
     made = builder.getOrCreate()
+    if is_connect(made):  # a process already in Spark Connect mode has no master to pick
+        raise ConfigError(f"this process runs Spark Connect, not {master!r}: leave "
+                          "--spark-master out to use it.")
     running = made.sparkContext.master
     if running != master:
         raise ConfigError(f"this process already runs Spark on {running!r}, not {master!r}: "
@@ -86,6 +91,19 @@ def session(master: str | None = None) -> Any:
 def is_connect(spark: Any) -> bool:
     """A Spark Connect session (``pyspark.sql.connect``) rather than a classic one."""
     return type(spark).__module__.startswith("pyspark.sql.connect.")
+
+
+def _check_master(master: str) -> None:
+    """A master given while ``SPARK_REMOTE`` names a Connect server, or a Connect URL given
+    as a master, is refused (pyspark would pick one of the two silently)."""
+    if master.startswith("sc://"):
+        raise ConfigError(f"{master!r} is a Spark Connect server, not a master: set "
+                          f"SPARK_REMOTE={master} and leave --spark-master out.")
+    remote = os.environ.get("SPARK_REMOTE")
+    if remote:
+        raise ConfigError(f"SPARK_REMOTE names a Spark Connect server ({remote}) and "
+                          f"--spark-master asks for {master!r}: unset SPARK_REMOTE to run on "
+                          f"{master!r}, or leave --spark-master out to run on the server.")
 
 
 def _map_batches(function: Callable[[pa.Table], pa.Table], schema: pa.Schema,
