@@ -7,7 +7,8 @@ Arrow UDF over the rows, never in a loop on the driver.
 
 The plan's names (``d``, ``s``, ``matches`` ...) live in a session of their own
 (``SparkSession.newSession``: same cluster and cache, separate temporary views), so that running
-recon in a notebook never replaces the user's views; the cached steps are dropped afterwards.
+recon in a notebook never replaces the user's views; the cached steps are dropped afterwards. On
+Spark Connect they live on the caller's session (see ``Spark``), which recon leaves as it found it.
 """
 
 from __future__ import annotations
