@@ -1,6 +1,7 @@
 """The Spark engine (``--engine spark``) gives the DuckDB engine's result and run folder, file by
 file and byte for byte: on the committed sample (through the CLI), a generated tenant, Spark
-DataFrames, and on a real standalone cluster of two workers. Spark is slow to start and the
+DataFrames, on a real standalone cluster of two workers, on a real Spark Connect server (the CLI
+through SPARK_REMOTE, and Connect DataFrames) and under spark-submit. Spark is slow to start and the
 machine small, so the tests are few and share one local session."""
 
 from __future__ import annotations
@@ -195,6 +196,12 @@ except ConfigError as exc:
     print("REFUSED", exc)
 print("KEPT", spark.table("matches").count())
 spark.catalog.dropTempView("matches")
+other = spark.newSession()  # not the active session: pyspark would lose its checkpoints
+try:
+    recon.reconcile(other.createDataFrame(d.toArrow()), other.createDataFrame(s.toArrow()))
+except ConfigError as exc:
+    print("OTHER", exc)
+other.stop()
 recon.reconcile(d, s).write(out)
 print("LEFT", sorted(t.name for t in spark.catalog.listTables() if t.isTemporary))
 print("SETTING", spark.conf.get("spark.sql.constraintPropagation.enabled"))
@@ -213,6 +220,7 @@ def test_spark_connect_dataframes_give_the_same_run_folder(
                  str(SAMPLE / ACCOUNTS_FILE), str(tmp_path / "spark")], _clean_env())
     assert "REFUSED the Spark Connect session has a temporary view 'matches'" in done.stdout
     assert "KEPT 1" in done.stdout and "LEFT []" in done.stdout
+    assert "OTHER on Spark Connect recon runs on the process's active session" in done.stdout
     assert "SETTING true" in done.stdout  # the session's own setting is back
     assert_same_folder(expected, tmp_path / "spark")
 
