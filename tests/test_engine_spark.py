@@ -182,7 +182,7 @@ ON_CONNECT = """
 import sys, pyarrow as pa, pyarrow.csv as pacsv
 from pyspark.sql import SparkSession
 import recon
-from recon.errors import ConfigError
+from recon.errors import ConfigError, InputError
 remote, contacts, accounts, out = sys.argv[1:]
 spark = SparkSession.builder.remote(remote).getOrCreate()
 raw = pacsv.read_csv(contacts)
@@ -202,6 +202,13 @@ try:
 except ConfigError as exc:
     print("OTHER", exc)
 other.stop()
+ids = raw.column("contactid").cast(pa.string()).to_pylist()
+blank = raw.set_column(raw.schema.get_field_index("contactid"), "contactid",
+                       pa.array(ids[:-1] + [" "], pa.string()))
+try:  # recon's reader's own message, from the server's Python worker
+    recon.reconcile(spark.createDataFrame(blank.cast(d.toArrow().schema)), s)
+except InputError as exc:
+    print("BAD", exc)
 recon.reconcile(d, s).write(out)
 print("LEFT", sorted(t.name for t in spark.catalog.listTables() if t.isTemporary))
 print("SETTING", spark.conf.get("spark.sql.constraintPropagation.enabled"))
@@ -220,6 +227,8 @@ def test_spark_connect_dataframes_give_the_same_run_folder(
                  str(SAMPLE / ACCOUNTS_FILE), str(tmp_path / "spark")], _clean_env())
     assert "REFUSED the Spark Connect session has a temporary view 'matches'" in done.stdout
     assert "KEPT 1" in done.stdout and "LEFT []" in done.stdout
+    assert "BAD the Spark contact table, " in done.stdout
+    assert "column 'contactid': the record has no id. Fill in 'contactid'" in done.stdout
     assert "OTHER on Spark Connect recon runs on the process's active session" in done.stdout
     assert "SETTING true" in done.stdout  # the session's own setting is back
     assert_same_folder(expected, tmp_path / "spark")
