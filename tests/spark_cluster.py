@@ -80,7 +80,7 @@ def _alive_workers(ui_port: int) -> int:
     return sum(1 for worker in state.get("workers", []) if worker.get("state") == "ALIVE")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_group(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)  # its own group: spark-class and its java
         try:
@@ -121,4 +121,4 @@ def standalone_cluster(base: Path, worker_memory: str = "1g") -> Iterator[Cluste
         yield Cluster(f"spark://127.0.0.1:{port}", env, tuple(p.pid for p in processes))
     finally:
         for process in reversed(processes):
-            _stop(process)
+            stop_group(process)

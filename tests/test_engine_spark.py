@@ -1,6 +1,7 @@
 """The Spark engine (``--engine spark``) gives the DuckDB engine's result and run folder, file by
 file and byte for byte: on the committed sample (through the CLI), a generated tenant, Spark
-DataFrames, and on a real standalone cluster of two workers. Spark is slow to start and the
+DataFrames, on a real standalone cluster of two workers, on a real Spark Connect server (the CLI
+through SPARK_REMOTE, and Connect DataFrames) and under spark-submit. Spark is slow to start and the
 machine small, so the tests are few and share one local session."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 from spark_cluster import Cluster, local_session, standalone_cluster
+from spark_connect import ConnectServer, connect_server
 from test_engine_sql import OTHER_MAPS, assert_same, assert_same_folder
 
 import recon
@@ -45,6 +47,11 @@ def spark() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     yield from standalone_cluster(tmp_path_factory.mktemp("spark-cluster"))
+
+
+@pytest.fixture(scope="session")
+def connect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConnectServer]:
+    yield from connect_server(tmp_path_factory.mktemp("spark-connect"))
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +154,113 @@ def test_a_standalone_cluster_gives_the_same_run_folder(cluster: Cluster, tmp_pa
     assert_same_folder(expected, tmp_path / "spark")
 
 
+def _clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any Spark of this process's, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SPARK_REMOTE", "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")}
+    return {**env, "RECON_PROGRESS": "0", **extra}
+
+
+def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.slow
+def test_spark_connect_through_spark_remote_gives_the_same_run_folder(
+        connect: ConnectServer, tmp_path: Path) -> None:
+    """``SPARK_REMOTE=sc://... recon reconcile --engine spark``, a fresh process: the plan runs
+    on the Connect server, the run folder is DuckDB's."""
+    expected = _duckdb_folder(tmp_path / "duckdb")
+    _run([sys.executable, "-m", "recon", "reconcile", *INPUTS, "--out", str(tmp_path / "spark"),
+          "--engine", "spark"], _clean_env(SPARK_REMOTE=connect.remote))
+    assert_same_folder(expected, tmp_path / "spark")
+
+
+ON_CONNECT = """
+import sys, pyarrow as pa, pyarrow.csv as pacsv
+from pyspark.sql import SparkSession
+import recon
+from recon.errors import ConfigError, InputError
+remote, contacts, accounts, out = sys.argv[1:]
+spark = SparkSession.builder.remote(remote).getOrCreate()
+raw = pacsv.read_csv(contacts)
+d = spark.createDataFrame(raw.cast(pa.schema([(f.name, pa.string()) for f in raw.schema])))
+s = spark.createDataFrame(pa.Table.from_pandas(recon.read_strivacity(accounts),
+                                               preserve_index=False))
+spark.range(1).createOrReplaceTempView("matches")  # the user's own view, named as a step
+try:
+    recon.reconcile(d, s)
+except ConfigError as exc:
+    print("REFUSED", exc)
+print("KEPT", spark.table("matches").count())
+spark.catalog.dropTempView("matches")
+other = spark.newSession()  # not the active session: pyspark would lose its checkpoints
+try:
+    recon.reconcile(other.createDataFrame(d.toArrow()), other.createDataFrame(s.toArrow()))
+except ConfigError as exc:
+    print("OTHER", exc)
+other.stop()
+ids = raw.column("contactid").cast(pa.string()).to_pylist()
+blank = raw.set_column(raw.schema.get_field_index("contactid"), "contactid",
+                       pa.array(ids[:-1] + [" "], pa.string()))
+try:  # recon's reader's own message, from the server's Python worker
+    recon.reconcile(spark.createDataFrame(blank.cast(d.toArrow().schema)), s)
+except InputError as exc:
+    print("BAD", exc)
+recon.reconcile(d, s).write(out)
+print("LEFT", sorted(t.name for t in spark.catalog.listTables() if t.isTemporary))
+print("SETTING", spark.conf.get("spark.sql.constraintPropagation.enabled"))
+spark.stop()
+"""
+
+
+@pytest.mark.slow
+def test_spark_connect_dataframes_give_the_same_run_folder(
+        connect: ConnectServer, tmp_path: Path, sample: tuple[Any, Any]) -> None:
+    """``recon.reconcile(spark_df, spark_df)`` on a Spark Connect session (a raw Dataverse
+    contact table and canonical accounts): DuckDB's run folder; a temporary view of the user's
+    named as a step is refused, not replaced; nothing of recon's is left on the session."""
+    expected = duckdb_reconcile(*sample).write(tmp_path / "duckdb")
+    done = _run([sys.executable, "-c", ON_CONNECT, connect.remote, str(SAMPLE / CONTACTS_FILE),
+                 str(SAMPLE / ACCOUNTS_FILE), str(tmp_path / "spark")], _clean_env())
+    assert "REFUSED the Spark Connect session has a temporary view 'matches'" in done.stdout
+    assert "KEPT 1" in done.stdout and "LEFT []" in done.stdout
+    assert "BAD the Spark contact table, " in done.stdout
+    assert "column 'contactid': the record has no id. Fill in 'contactid'" in done.stdout
+    assert "OTHER on Spark Connect recon runs on the process's active session" in done.stdout
+    assert "SETTING true" in done.stdout  # the session's own setting is back
+    assert_same_folder(expected, tmp_path / "spark")
+
+
+JOB = """
+import sys
+from pyspark.sql import SparkSession
+from recon.cli import main
+code = main(sys.argv[1:])
+print("MASTER", SparkSession.getActiveSession().sparkContext.master)
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow
+def test_spark_submit_runs_the_cli_on_its_master(tmp_path: Path) -> None:
+    """``spark-submit --master local[2] job.py reconcile ...`` (the pyspark package's own
+    spark-submit): recon runs on spark-submit's master, not its own local[*]; DuckDB's folder."""
+    import pyspark
+    expected = _duckdb_folder(tmp_path / "duckdb")
+    job = tmp_path / "reconcile_job.py"
+    job.write_text(JOB)
+    spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    done = _run([str(spark_submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false",
+                 "--conf", "spark.sql.shuffle.partitions=4", str(job), "reconcile", *INPUTS,
+                 "--out", str(tmp_path / "spark"), "--engine", "spark"],
+                _clean_env(PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1"))
+    assert "MASTER local[2]" in done.stdout
+    assert_same_folder(expected, tmp_path / "spark")
+
+
 def test_every_step_and_read_transpiles_to_one_spark_statement() -> None:
     """sqlglot carries each query over (no Java needed); DuckDB's implicit NULLS LAST on
     ascending keys, which Spark orders first, is written out."""
@@ -173,6 +287,27 @@ def test_a_spark_master_with_another_engine_is_refused(
     with pytest.raises(ConfigError, match="engine='spark'"):
         recon.reconcile(*[recon.read_dynamics(SAMPLE / CONTACTS_FILE),
                           recon.read_strivacity(SAMPLE / ACCOUNTS_FILE)], spark_master="local")
+
+
+@pytest.mark.parametrize(("remote", "master", "said"), [
+    ("sc://127.0.0.1:1", "local[2]", "SPARK_REMOTE names a Spark Connect server "
+                                     "(sc://127.0.0.1:1) and --spark-master asks for 'local[2]'"),
+    ("sc://127.0.0.1:1", "spark://127.0.0.1:7077", "unset SPARK_REMOTE to run on"),
+    (None, "sc://127.0.0.1:1", "is a Spark Connect server, not a master: set SPARK_REMOTE"),
+])
+def test_a_master_and_a_connect_server_together_are_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        remote: str | None, master: str, said: str) -> None:
+    """pyspark would pick one of the two silently; recon says which to drop (exit 2), before
+    any Spark starts and before the run folder is written."""
+    if remote is None:
+        monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    else:
+        monkeypatch.setenv("SPARK_REMOTE", remote)
+    code = main(["reconcile", *INPUTS, "--out", str(tmp_path / "run"), "--engine", "spark",
+                 "--spark-master", master])
+    assert code == 2 and said in capsys.readouterr().err
+    assert not (tmp_path / "run" / "summary.json").exists()
 
 
 HIDDEN = """

@@ -7,7 +7,8 @@ Arrow UDF over the rows, never in a loop on the driver.
 
 The plan's names (``d``, ``s``, ``matches`` ...) live in a session of their own
 (``SparkSession.newSession``: same cluster and cache, separate temporary views), so that running
-recon in a notebook never replaces the user's views; the cached steps are dropped afterwards.
+recon in a notebook never replaces the user's views; the cached steps are dropped afterwards. On
+Spark Connect they live on the caller's session (see ``Spark``), which recon leaves as it found it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _SPARK_TYPES = {pa.string(): "string", pa.bool_(): "boolean", pa.int64(): "bigin
                 pa.timestamp("us", tz="UTC"): "timestamp"}
 #: pyspark warns about pandas >= 3 on every Arrow UDF; recon hands it Arrow, not pandas.
 _PANDAS_WARNING = "PySpark does not yet fully support pandas"
+_PROPAGATION = "spark.sql.constraintPropagation.enabled"
 
 
 def _pyspark() -> Any:
@@ -64,6 +66,8 @@ def session(master: str | None = None) -> Any:
         # Spark Connect (the variable names the server), or spark-submit's own --master.
         if os.environ.get("SPARK_REMOTE") or os.environ.get("PYSPARK_GATEWAY_PORT"):
             return sql.SparkSession.builder.appName("recon").getOrCreate()
+    else:
+        _check_master(master)
     master = master or "local[*]"
     builder = (sql.SparkSession.builder.master(master).appName("recon")
                .config("spark.ui.showConsoleProgress", "false"))
@@ -75,11 +79,32 @@ def session(master: str | None = None) -> Any:
             # Local workers run this Python, the one with recon (pyspark reads only this).
             os.environ["PYSPARK_PYTHON"] = sys.executable
     made = builder.getOrCreate()
+    if is_connect(made):  # a process already in Spark Connect mode has no master to pick
+        raise ConfigError(f"this process runs Spark Connect, not {master!r}: leave "
+                          "--spark-master out to use it.")
     running = made.sparkContext.master
     if running != master:
         raise ConfigError(f"this process already runs Spark on {running!r}, not {master!r}: "
                           "leave --spark-master out to use it, or stop that session first.")
     return made
+
+
+def is_connect(spark: Any) -> bool:
+    """A Spark Connect session (``pyspark.sql.connect``) rather than a classic one."""
+    return type(spark).__module__.startswith("pyspark.sql.connect.")
+
+
+def _check_master(master: str) -> None:
+    """A master given while ``SPARK_REMOTE`` names a Connect server, or a Connect URL given
+    as a master, is refused (pyspark would pick one of the two silently)."""
+    if master.startswith("sc://"):
+        raise ConfigError(f"{master!r} is a Spark Connect server, not a master: set "
+                          f"SPARK_REMOTE={master} and leave --spark-master out.")
+    remote = os.environ.get("SPARK_REMOTE")
+    if remote:
+        raise ConfigError(f"SPARK_REMOTE names a Spark Connect server ({remote}) and "
+                          f"--spark-master asks for {master!r}: unset SPARK_REMOTE to run on "
+                          f"{master!r}, or leave --spark-master out to run on the server.")
 
 
 def _map_batches(function: Callable[[pa.Table], pa.Table], schema: pa.Schema,
@@ -114,13 +139,18 @@ class Spark:
 
     def __init__(self, master: str | None = None, spark: Any = None) -> None:
         parent = spark if spark is not None else session(master)
-        try:  # a namespace of its own for the plan's views; Spark Connect has none to give
-            self.session = parent.newSession()
-        except Exception:  # noqa: BLE001 - pyspark raises its own kinds for "not supported"
-            self.session = parent
+        self.connect = is_connect(parent)
+        # A namespace of its own for the plan's views. On Spark Connect a checkpointed step
+        # belongs to the process's active session, not to the one that made it (pyspark 4.3's
+        # conversion.proto_to_remote_cached_dataframe), so there the plan runs on the caller's
+        # session itself, refusing to replace a view of theirs and restoring the setting below.
+        self.session = parent if self.connect else parent.newSession()
+        self._theirs = {t.name for t in parent.catalog.listTables() if t.isTemporary} \
+            if self.connect else set()
+        self._setting = self.session.conf.get(_PROPAGATION, None)
         # Constraint propagation grows exponentially on the drift steps' wide ORs of
         # IS DISTINCT FROM over aliased columns (the driver ran out of heap on 2,000 records).
-        self.session.conf.set("spark.sql.constraintPropagation.enabled", "false")
+        self.session.conf.set(_PROPAGATION, "false")
         self._views: list[str] = []
         self._kept: list[Any] = []  # computed steps, let go on exit
         self._shared: list[str] = []  # global views of the caller's frames, dropped on exit
@@ -135,6 +165,11 @@ class Spark:
         for shared in self._shared:
             self.session.catalog.dropGlobalTempView(shared)
         self._kept.clear()  # Spark's cleaner frees the kept rows once nothing holds them
+        if self.connect:  # the caller's own session: their setting back
+            if self._setting is None:
+                self.session.conf.unset(_PROPAGATION)
+            else:
+                self.session.conf.set(_PROPAGATION, self._setting)
 
     def register(self, name: str, table: pa.Table) -> None:
         """Make an Arrow table readable by name (sent to Spark as Arrow)."""
@@ -190,6 +225,10 @@ class Spark:
 
     def _forget(self, name: str) -> None:
         """Drop a view of this name made earlier on this session (a rerun)."""
+        if name in self._theirs:
+            raise ConfigError(f"the Spark Connect session has a temporary view {name!r} of "
+                              "its own, a name recon's plan uses on that session: drop or "
+                              "rename that view, or run recon in a session of its own.")
         if name in self._views:
             self.session.catalog.dropTempView(name)
             self._views.remove(name)
@@ -199,7 +238,7 @@ class Spark:
         kept its lineage would carry every earlier step in each later plan)."""
         from pyspark.errors import AnalysisException, PythonException
         try:
-            return frame.localCheckpoint(eager=True)
+            kept = frame.localCheckpoint(eager=True)
         except AnalysisException as exc:  # a bug in a step: say which
             raise RuntimeError(f"step {name!r} failed on Spark: {exc}") from exc
         except PythonException as exc:  # recon's own message, from an executor
@@ -208,6 +247,12 @@ class Spark:
             if said:
                 raise InputError(said[-1]) from None
             raise
+        if kept.sparkSession is not self.session:  # Spark Connect: see __init__
+            raise ConfigError("on Spark Connect recon runs on the process's active session "
+                              "(pyspark keeps a checkpointed step there), and this is another: "
+                              "pass the active session's DataFrames, or run recon in a process "
+                              "of its own with SPARK_REMOTE.")
+        return kept
 
     def _sql(self, sql: str, name: str) -> Any:
         from pyspark.errors import AnalysisException
