@@ -37,22 +37,19 @@ def _contact(n: int, first: str) -> dict:
             "modifiedon": "2024-07-04T13:32:16Z"}
 
 
-@pytest.mark.parametrize("value", LOOKS_LIKE_TIME)
-@pytest.mark.parametrize("mixed", [False, True], ids=["every record", "one record differs"])
-def test_account_text_that_looks_like_a_time_is_kept(tmp_path: Path, value: str,
-                                                     mixed: bool) -> None:
-    records = [_account(n, value) for n in range(3)] + ([_account(3, "Jo")] if mixed else [])
-    frame = read_strivacity(_lines(tmp_path / "a.ndjson", records))
-    assert frame["given_name"].tolist()[:3] == [value] * 3
-    assert frame["family_name"].tolist()[:3] == [value] * 3
+#: Each side's JSON-lines loader, its file name and a record whose names are ``value``.
+SIDES = {"strivacity": (read_strivacity, "a.ndjson", _account),
+         "dynamics": (read_dynamics, "c.jsonl", _contact)}
 
 
+@pytest.mark.parametrize("side", SIDES)
 @pytest.mark.parametrize("value", LOOKS_LIKE_TIME)
 @pytest.mark.parametrize("mixed", [False, True], ids=["every record", "one record differs"])
-def test_contact_text_that_looks_like_a_time_is_kept(tmp_path: Path, value: str,
-                                                     mixed: bool) -> None:
-    records = [_contact(n, value) for n in range(3)] + ([_contact(3, "Jo")] if mixed else [])
-    frame = read_dynamics(_lines(tmp_path / "c.jsonl", records))
+def test_text_that_looks_like_a_time_is_kept(tmp_path: Path, side: str, value: str,
+                                             mixed: bool) -> None:
+    read, name, record = SIDES[side]
+    records = [record(n, value) for n in range(3)] + ([record(3, "Jo")] if mixed else [])
+    frame = read(_lines(tmp_path / name, records))
     assert frame["given_name"].tolist()[:3] == [value] * 3
     assert frame["family_name"].tolist()[:3] == [value] * 3
 
