@@ -213,14 +213,14 @@ def _interrupted(run_dir: Path, params: Mapping[str, Any], thresholds: Sequence[
     incomplete."""
     stop_kernels()
     error = Terminated if terminated else Interrupted
-    how = "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)"
-    _write_run_json(RunOutcome(run_dir=run_dir, exit_code=error.exit_code,
-                               outcome=how.split()[0], html=None, summary=None,
-                               error=f"{how} before the run finished"),
+    outcome, how = ("terminated", "SIGTERM") if terminated else ("interrupted", "Ctrl-C")
+    _write_run_json(RunOutcome(run_dir=run_dir, exit_code=error.exit_code, outcome=outcome,
+                               html=None, summary=None,
+                               error=f"{outcome} ({how}) before the run finished"),
                     params, thresholds, started)
     private_tree(run_dir)
-    return error(f"{how.split()[0]}; {run_dir} is incomplete (run.json: \"outcome\": "
-                 f"\"{how.split()[0]}\"). Run the report again.")
+    return error(f"{outcome}; {run_dir} is incomplete (run.json: \"outcome\": \"{outcome}\"). "
+                 "Run the report again.")
 
 
 def _record_live_source(run_dir: Path, pulled_at: datetime) -> None:
