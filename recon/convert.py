@@ -98,6 +98,10 @@ def _plain(value: object) -> str:
     return str(value)
 
 
+#: The times a ``datetime64[ns, UTC]`` holds.
+_EARLIEST, _LATEST = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+
+
 def timestamps(values: pd.Series, column: str, origin: Origin,
                ids: pd.Series | None = None) -> pd.Series:
     """ISO 8601 text or datetimes as ``datetime64[ns, UTC]``; naive values are taken as UTC."""
@@ -117,6 +121,16 @@ def timestamps(values: pd.Series, column: str, origin: Origin,
         raise origin.error(row, f"cannot read {values.iloc[row]!r} as a date and time",
                            column=column, record=_record(ids, row),
                            fix="Write it as ISO 8601, e.g. 2024-03-01T10:00:00Z, or leave it empty")
+    # A time recon cannot hold (nanoseconds since 1970 reach only the years 1677-2262), e.g.
+    # "1000" read as the year 1000: said, not a traceback from the conversion below.
+    outside = (parsed.notna() & ((parsed < _EARLIEST) | (parsed > _LATEST))).to_numpy()
+    if outside.any():
+        row = int(np.argmax(outside))
+        raise origin.error(row, f"'{values.iloc[row]}' is a date and time outside the years "
+                           "1677-2262 that recon can hold", column=column,
+                           record=_record(ids, row),
+                           fix="Correct it in the source system (a year like 1000 is a typo or "
+                               "a placeholder), or leave it empty")
     return parsed.set_axis(pd.RangeIndex(len(values))).astype(pd.DatetimeTZDtype("ns", "UTC"))
 
 

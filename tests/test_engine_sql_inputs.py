@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from input_paths import by_loader, same_outcome
 
@@ -436,6 +436,8 @@ def _nested(values: dict[str, object]) -> dict:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.dictionaries(st.sampled_from(ACCOUNT_PATHS), JSON_VALUE), min_size=1,
                 max_size=6))
+@example(records=[{"id": False, "store": None, "enabled": "", "createdAt": "",
+                   "identities.email.id": None, "updatedAt": 1000}])  # found by a fresh run
 def test_awkward_json_values_read_the_same(records: list[dict[str, object]]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "a.ndjson"
